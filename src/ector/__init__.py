@@ -1,0 +1,3 @@
+"""Ector: surgical-outcome analytics from an Igraine Gold layer."""
+
+__version__ = "0.1.0"

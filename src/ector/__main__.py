@@ -1,0 +1,5 @@
+"""`python -m ector` runs the command-line interface."""
+
+from ector.cli import main
+
+main()

@@ -1,0 +1,191 @@
+"""The `ector` command: one thin command per stage over the library; errors become exit codes.
+
+Heavy libraries (polars, connectorx, plotnine) are imported inside commands so `ector --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+
+from ector import __version__
+from ector.console import out
+from ector.errors import EXIT_FAILED, EXIT_USAGE, EctorError, redact
+
+if TYPE_CHECKING:
+    from ector.pipeline import StageBody
+    from ector.settings import Settings
+
+app = typer.Typer(
+    name="ector",
+    help="Surgical-outcome analytics from an Igraine Gold layer.\n\n"
+    "Example: ector demo --out demo/gold.sqlite && ector ingest --source demo/gold.sqlite",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,  # errors are shown by `main`; locals could hold a connection string
+)
+
+
+class _Globals:
+    config: Path | None = None
+    workdir: Path | None = None
+
+
+_globals = _Globals()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ector {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML settings file (default: ./ector.yaml)")
+    ] = None,
+    workdir: Annotated[Path | None, typer.Option("--workdir", "-w", help="work directory (default: ./ector-work)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also report debug events")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="report errors only")] = False,
+    log_format: Annotated[str, typer.Option("--log-format", help="text | json (one JSON object per line)")] = "text",
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks (secrets still masked)")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    if verbose and quiet:
+        raise typer.BadParameter("--verbose and --quiet exclude each other", param_hint="--quiet")
+    out.log_format = "json" if log_format == "json" else "text"
+    out.min_level = "debug" if verbose else "error" if quiet else "info"
+    out.debug = debug
+    _globals.config = config
+    _globals.workdir = workdir
+
+
+def load(**overrides: Any) -> Settings:
+    """The effective settings: these command flags and the global ones over environment, file, defaults."""
+    from ector.settings import load_settings
+
+    return load_settings(_globals.config, {"workdir": _globals.workdir, **overrides})
+
+
+def run(name: str, body: StageBody, settings: Settings, sections: tuple[str, ...]) -> None:
+    from ector.pipeline import run_stage
+
+    run_stage(name, body, settings, settings_sections=sections)
+
+
+@app.command("config")
+def config_command() -> None:
+    """Print the effective settings as YAML, every secret masked.
+
+    Example: ECTOR_ANALYSIS__PERIOD=month ector config
+    """
+    import yaml
+
+    settings = load()
+    typer.echo(yaml.safe_dump(settings.masked(), sort_keys=False), nl=False)
+
+
+@app.command("init")
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="folder to write ector.yaml into")] = Path(),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing ector.yaml")] = False,
+) -> None:
+    """Write a commented ector.yaml template listing every setting with its default.
+
+    Example: ector init && $EDITOR ector.yaml
+    """
+    from ector.errors import ConfigError
+    from ector.template import settings_template
+    from ector.workdir import write_text_atomic
+
+    target = directory / "ector.yaml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} already exists", "pass --force to overwrite it")
+    write_text_atomic(target, settings_template())
+    out.event(f"wrote {target}")
+
+
+@app.command("demo")
+def demo_command(
+    out_path: Annotated[
+        str, typer.Option("--out", "-o", help="SQLite file to write, or a folder ending in / for Parquet")
+    ] = "demo/gold.sqlite",
+    cases: Annotated[int, typer.Option("--cases", "-n", min=100, max=200_000_000, help="number of cases")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed: same seed, same data")] = 7,
+    clean: Annotated[bool, typer.Option("--clean", help="no planted dirt")] = False,
+) -> None:
+    """Write a synthetic Igraine Gold layer with planted truth and planted dirt.
+
+    Example: ector demo --out demo/gold.sqlite --cases 20000 --seed 7
+    """
+    from ector.demo import write_demo
+
+    result = write_demo(out_path, cases=cases, seed=seed, clean=clean)
+    out.event(f"wrote a demo Gold layer of {cases:,} cases", stage="demo", source=result.source_uri)
+    out.event(f"truth file: {result.truth_path}", stage="demo")
+
+
+@app.command("ingest")
+def ingest_command(
+    source: Annotated[str | None, typer.Option("--source", "-s", help="connectorx URI or Parquet folder")] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", "-t", help="ingest only this canonical table (repeatable)")
+    ] = None,
+) -> None:
+    """Read the Gold tables from a database or Parquet folder into <workdir>/ingest/.
+
+    Example: ector ingest --source postgresql://ector@db.example/gold --table cases --table patients
+    """
+    from ector import stages
+
+    settings = load(**{"source.uri": source})
+    run("ingest", lambda context: stages.ingest(context, table), settings, ("source", "privacy"))
+
+
+def main() -> None:
+    """Run the CLI; turn every error into one readable line and the documented exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show(file=sys.stderr)
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        code = 130
+    except EctorError as exc:
+        _show_traceback()
+        out.error(exc.message, exc.hint)
+        code = exc.exit_code
+    except BrokenPipeError:
+        # A reader downstream (`| head`) closed the pipe: that is how pipes end, not a failure.
+        _silence_stdout()
+        code = 0
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        _show_traceback()
+        out.error(f"unexpected error: {type(exc).__name__}: {exc}", "rerun with --debug and report it")
+        code = EXIT_FAILED
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_traceback() -> None:
+    if out.debug:
+        sys.stderr.write(redact(traceback.format_exc()))
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

@@ -1,0 +1,58 @@
+"""Ingest: read the Gold tables from a source into canonical Parquet tables.
+
+`plan_ingest` decides, per canonical table, where it lives and which of its columns exist; it fails with
+exit 3 when a required table or column is missing. `read_table` returns one table's canonical LazyFrame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ector.contract import TABLES, table
+from ector.errors import ConfigError, ContractError
+from ector.ingest.canonical import TablePlan, plan_table, to_canonical
+from ector.ingest.sources import Source, open_source
+from ector.settings import Settings
+
+__all__ = ["IngestPlan", "open_source", "plan_ingest", "read_table"]
+
+
+@dataclass
+class IngestPlan:
+    """The tables to read and the optional tables the source does not have."""
+
+    tables: list[TablePlan]
+    absent: list[str] = field(default_factory=list)
+
+
+def plan_ingest(source: Source, settings: Settings, only: list[str] | None = None) -> IngestPlan:
+    """Which canonical tables to read from `source` and how; ContractError naming what is missing."""
+    wanted = only or list(TABLES)
+    unknown = [name for name in wanted if name not in TABLES]
+    if unknown:
+        raise ConfigError(f"unknown table {unknown[0]!r}", f"canonical tables: {', '.join(TABLES)}")
+    plan = IngestPlan(tables=[])
+    for name in wanted:
+        canonical = table(name)
+        mapping = settings.source.table(name)
+        source_name = mapping.name or name
+        columns = source.columns(source_name)
+        if columns is None:
+            if canonical.mandatory or only:
+                raise ContractError(
+                    f"required table {name} not found: looked for {source_name!r} in {source.description}",
+                    f"map it with source.tables.{name}.name in ector.yaml",
+                )
+            plan.absent.append(name)
+            continue
+        plan.tables.append(plan_table(canonical, mapping, columns))
+    return plan
+
+
+def read_table(source: Source, plan: TablePlan) -> pl.LazyFrame:
+    """One table's rows from the source, under canonical names and dtypes."""
+    key_source = plan.source_columns[plan.table.key]
+    frame = source.read(plan.source_name, list(plan.source_columns.values()), key_source)
+    return to_canonical(frame, plan)

@@ -1,0 +1,195 @@
+"""Gold sources: a database read through connectorx, or a folder of Parquet files.
+
+A source answers two questions per table: which columns does it have (None: the table is absent), and what
+are the rows of these columns. Everything that touches a connection or a source file lives here.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import polars as pl
+
+from ector.errors import ConfigError, SourceError, redact
+
+# Default ports of the network databases connectorx reads, for the reachability check.
+_DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
+_CONNECT_TIMEOUT_S = 5.0
+_PARTITION_COLUMN = "__ector_partition"
+# Per database: an integer expression spreading rows evenly, to split a read into `partition_num` queries.
+# connectorx partitions on an integer column; Gold keys are text, so each dialect hashes the key.
+_PARTITION_EXPRESSIONS = {
+    "sqlite": "rowid",
+    "postgresql": "abs(hashtext({key}::text)) % 4096",
+    "postgres": "abs(hashtext({key}::text)) % 4096",
+    "mysql": "crc32({key}) % 4096",
+    "mssql": "abs(checksum({key})) % 4096",
+}
+
+
+class Source(Protocol):
+    """A Gold layer that Ector can read tables from."""
+
+    description: str
+
+    def columns(self, table: str) -> list[str] | None:
+        """The source table's column names, or None when the table does not exist."""
+
+    def read(self, table: str, columns: list[str], key: str) -> pl.LazyFrame:
+        """Every row of `columns` of the source table (source names)."""
+
+
+def open_source(uri: str, password: str | None = None, schema: str | None = None, partitions: int = 1) -> Source:
+    """The source named by `uri`: a Parquet folder path, a SQLite file path, or any connectorx URI."""
+    if "://" not in uri:
+        path = Path(uri)
+        if path.is_dir():
+            return ParquetSource(path)
+        if path.is_file() and path.suffix.lower() in {".sqlite", ".sqlite3", ".db"}:
+            return DatabaseSource(f"sqlite://{path.resolve()}", schema=None, partitions=partitions)
+        raise ConfigError(
+            f"source {uri!r} is neither a folder of Parquet files, a SQLite file nor a URI",
+            "set source.uri (or --source) to e.g. sqlite:///path/gold.sqlite or postgresql://user@host/db",
+        )
+    return DatabaseSource(_with_password(uri, password), schema=schema, partitions=partitions)
+
+
+def _with_password(uri: str, password: str | None) -> str:
+    """The URI with `password` set in it, when one is given separately (ECTOR_SOURCE__PASSWORD)."""
+    if not password:
+        return uri
+    parts = urlsplit(uri)
+    if parts.username is None:
+        raise ConfigError(
+            "source.password is set but source.uri names no user", "write the URI as scheme://USER@host/db"
+        )
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:{quote(password, safe='')}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass
+class DatabaseSource:
+    """A database read through connectorx (SQLite, PostgreSQL, MySQL, SQL Server, ...)."""
+
+    uri: str
+    schema: str | None
+    partitions: int
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.uri)
+        self.scheme = parts.scheme.split("+")[0].lower()
+        if self.scheme == "sqlite":
+            self.description = f"SQLite file {unquote(self.uri.split('://', 1)[1])}"
+        else:
+            database = parts.path.lstrip("/") or "(default database)"
+            self.description = f"{self.scheme} database {database!r} on {parts.hostname}:{self._port(parts)}"
+        self._checked = False
+
+    @staticmethod
+    def _port(parts: object) -> int:
+        port = getattr(parts, "port", None)
+        scheme = str(getattr(parts, "scheme", "")).split("+")[0]
+        return int(port) if port else _DEFAULT_PORTS.get(scheme, 0)
+
+    def check_reachable(self) -> None:
+        """Fail fast, naming host and database, when the source cannot be reached (connectorx waits 30 s)."""
+        if self._checked:
+            return
+        if self.scheme == "sqlite":
+            path = Path(unquote(self.uri.split("://", 1)[1]))
+            # connectorx would silently create an empty database for a path that does not exist.
+            if not path.is_file():
+                raise SourceError(f"cannot open {self.description}: no such file", "check source.uri")
+        else:
+            parts = urlsplit(self.uri)
+            try:
+                socket.create_connection((parts.hostname, self._port(parts)), _CONNECT_TIMEOUT_S).close()
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise SourceError(
+                    f"cannot reach {self.description}: {reason}", "check the host, port and that the server runs"
+                ) from None
+        try:
+            self._query("SELECT 1")
+        except SourceError as exc:
+            raise SourceError(f"cannot connect to {self.description}: {exc.message}", exc.hint) from None
+        self._checked = True
+
+    def _qualified(self, table: str) -> str:
+        return f"{self.schema}.{table}" if self.schema else table
+
+    def columns(self, table: str) -> list[str] | None:
+        self.check_reachable()
+        try:
+            return self._query(f"SELECT * FROM {self._qualified(table)} WHERE 1 = 0").columns
+        except SourceError as exc:
+            if _is_missing_table(exc.message):
+                return None
+            raise
+
+    def read(self, table: str, columns: list[str], key: str) -> pl.LazyFrame:
+        self.check_reachable()
+        select = ", ".join(columns)
+        query = f"SELECT {select} FROM {self._qualified(table)}"
+        expression = _PARTITION_EXPRESSIONS.get(self.scheme)
+        if self.partitions > 1 and expression is not None:
+            bucket = expression.format(key=key)
+            query = f"SELECT {bucket} AS {_PARTITION_COLUMN}, {select} FROM {self._qualified(table)}"
+            frame = self._query(query, partition_on=_PARTITION_COLUMN, partition_num=self.partitions)
+            return frame.drop(_PARTITION_COLUMN).lazy()
+        return self._query(query).lazy()
+
+    def _query(self, query: str, **partitioning: object) -> pl.DataFrame:
+        # connectorx's Rust logger writes connection retries straight to stderr unless told not to.
+        os.environ.setdefault("RUST_LOG", "off")
+        try:
+            return pl.read_database_uri(query, self.uri, **partitioning)  # type: ignore[arg-type]
+        except Exception as exc:  # connectorx raises RuntimeError for everything; keep its text, minus secrets
+            raise SourceError(redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def _is_missing_table(message: str) -> bool:
+    lowered = message.lower()
+    return any(
+        marker in lowered
+        for marker in ("no such table", "does not exist", "doesn't exist", "invalid object name", "unknown table")
+    )
+
+
+@dataclass
+class ParquetSource:
+    """A folder holding one Parquet file (`<table>.parquet`) or one folder of Parquet files per table."""
+
+    folder: Path
+
+    def __post_init__(self) -> None:
+        self.description = f"Parquet folder {self.folder}"
+
+    def _files(self, table: str) -> str | None:
+        single = self.folder / f"{table}.parquet"
+        if single.is_file():
+            return str(single)
+        nested = self.folder / table
+        if nested.is_dir() and any(nested.glob("*.parquet")):
+            return str(nested / "*.parquet")
+        return None
+
+    def columns(self, table: str) -> list[str] | None:
+        files = self._files(table)
+        if files is None:
+            return None
+        try:
+            return pl.scan_parquet(files).collect_schema().names()
+        except Exception as exc:
+            raise SourceError(f"cannot read {files}: {exc}", "check that the file is valid Parquet") from None
+
+    def read(self, table: str, columns: list[str], key: str) -> pl.LazyFrame:
+        files = self._files(table)
+        assert files is not None  # columns() said the table exists
+        return pl.scan_parquet(files).select(columns)

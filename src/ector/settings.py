@@ -1,0 +1,292 @@
+"""Ector's settings: command-line flags > ECTOR_ environment (`__` nests) > YAML file > defaults.
+
+Every key of docs/configuration.md is a field here, so a typo in a YAML file or an environment variable is an
+error that names the key, never a silently ignored value. Secrets are `SecretStr`: they print as ********.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from ector.contract import TABLE_NAMES
+from ector.errors import ConfigError, redact, register_secret
+
+# Where settings are looked for when neither --config nor $ECTOR_CONFIG names a file.
+DEFAULT_CONFIG_FILES = (Path("ector.yaml"), Path("config/configuration.yaml"))
+
+# A SQL identifier as settings may name it: a plain name, optionally schema-qualified. Anything else
+# (quotes, semicolons, spaces) is refused before it can reach a query.
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+
+Engine = Literal["auto", "streaming", "in-memory", "gpu"]
+Period = Literal["month", "quarter", "year"]
+Audience = Literal["internal", "external"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, validate_default=True)
+
+
+def _check_identifier(value: str, what: str) -> str:
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{what} must be a plain SQL identifier (letters, digits, _), got {value!r}")
+    return value
+
+
+class TableSource(_Section):
+    """Where one canonical table lives in the source, and how its columns are named there."""
+
+    name: str | None = Field(None, description="source table name (default: the canonical name)")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="canonical column -> source column, for columns named otherwise"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, value: str | None) -> str | None:
+        return None if value is None else _check_identifier(value, "table name")
+
+    @field_validator("columns")
+    @classmethod
+    def _columns_are_identifiers(cls, value: dict[str, str]) -> dict[str, str]:
+        for source_name in value.values():
+            _check_identifier(source_name, "column name")
+        return value
+
+
+class SourceSettings(_Section):
+    uri: str | None = Field(
+        None, description="connectorx URI (sqlite://, postgresql://, mysql://, mssql://...) or a Parquet folder"
+    )
+    password: SecretStr | None = Field(None, description="database password; prefer ECTOR_SOURCE__PASSWORD")
+    schema_: str | None = Field(None, alias="schema", description="database schema holding the Gold tables")
+    partition_num: int = Field(1, ge=1, le=64, description="parallel reads per table (connectorx partitioning)")
+    tables: dict[str, TableSource] = Field(
+        default_factory=dict, description="canonical table -> source table name and column names"
+    )
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema_is_identifier(cls, value: str | None) -> str | None:
+        return None if value is None else _check_identifier(value, "schema")
+
+    @field_validator("tables")
+    @classmethod
+    def _tables_are_canonical(cls, value: dict[str, TableSource]) -> dict[str, TableSource]:
+        unknown = sorted(set(value) - set(TABLE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown table {unknown[0]!r}; canonical tables are {', '.join(TABLE_NAMES)}")
+        return value
+
+    def table(self, name: str) -> TableSource:
+        """The source location of canonical table `name` (its own name when not mapped)."""
+        return self.tables.get(name, TableSource(name=None))
+
+
+class ConsolidationSettings(_Section):
+    max_quarantine_fraction: float = Field(
+        0.05, ge=0, le=1, description="a table quarantining more than this fraction trips the gate (exit 3)"
+    )
+    source_priority: list[str] = Field(
+        default_factory=list, description="tie-break order of source_system values: later listed wins"
+    )
+    code_maps: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="extra code variants per column: {column: {variant: canonical}}"
+    )
+    date_formats: list[str] | None = Field(None, description="strftime formats for date text (default: built-in)")
+    timestamp_formats: list[str] | None = Field(None, description="strftime formats for timestamp text")
+    run_date: str | None = Field(
+        None, description="the date after which a date is 'in the future' (ISO; default: today)"
+    )
+
+
+class AnalysisSettings(_Section):
+    outcome_window_days: int = Field(30, ge=0, le=3650, description="inclusive outcome window in days")
+    period: Period = Field("quarter", description="period of trends: month | quarter | year")
+    risk_strata: list[str] = Field(
+        default_factory=lambda: ["procedure_family", "asa_class", "age_band", "urgency"],
+        description="strata of indirect standardisation when no predicted risk is given",
+    )
+    funnel_limits: list[float] = Field(
+        default_factory=lambda: [0.95, 0.998], description="funnel control limits (two-sided coverage)"
+    )
+    overdispersion: bool = Field(False, description="widen funnel limits for overdispersion (tau2)")
+    min_cases: int = Field(10, ge=1, description="units with fewer cases are listed but never flagged")
+
+    @field_validator("funnel_limits")
+    @classmethod
+    def _limits_are_probabilities(cls, value: list[float]) -> list[float]:
+        if not value or any(not 0 < v < 1 for v in value):
+            raise ValueError("funnel limits must be coverages strictly between 0 and 1, e.g. [0.95, 0.998]")
+        return sorted(value)
+
+
+class ReportSettings(_Section):
+    title: str = Field("Surgical outcomes", description="report title")
+    audience: Audience = Field("internal", description="external: small cells suppressed, surgeons pseudonymised")
+    min_cell_size: int = Field(11, ge=1, description="external audience: counts 1..k-1 shown as <k")
+    highlight_surgeons: list[str] = Field(
+        default_factory=list, description="surgeons whose learning curves and CUSUM are always drawn"
+    )
+
+
+class PrivacySettings(_Section):
+    patient_id_key: SecretStr | None = Field(
+        None, description="when set, patient ids are replaced at ingest by a keyed hash"
+    )
+    pseudonym_key: SecretStr | None = Field(None, description="key for stable surgeon pseudonyms")
+
+
+class Settings(BaseSettings):
+    """The effective settings of one Ector run."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ECTOR_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        hide_input_in_errors=True,
+        validate_default=True,
+        populate_by_name=True,
+    )
+
+    workdir: Path = Field(Path("ector-work"), description="the work directory")
+    engine: Engine = Field("auto", description="polars engine: auto | streaming | in-memory | gpu")
+    source: SourceSettings = Field(default_factory=lambda: SourceSettings())
+    consolidation: ConsolidationSettings = Field(default_factory=ConsolidationSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_source = InitSettingsSource(settings_cls, init_kwargs=_yaml_values.get())
+        return init_settings, env_settings, yaml_source
+
+    def secrets(self) -> list[str]:
+        """Every secret value these settings hold, including a password written inside the URI."""
+        values = [s.get_secret_value() for s in self._secret_fields() if s is not None]
+        if self.source.uri:
+            match = re.search(r"://[^:/@\s]*:([^@\s]+)@", self.source.uri)
+            if match:
+                values.append(match.group(1))
+        return values
+
+    def _secret_fields(self) -> list[SecretStr | None]:
+        return [self.source.password, self.privacy.patient_id_key, self.privacy.pseudonym_key]
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain data with every secret masked, for display and the manifest."""
+        data = self.model_dump(mode="json", by_alias=True)
+        data["source"]["uri"] = redact(self.source.uri) if self.source.uri else None
+        for section, key in (("source", "password"), ("privacy", "patient_id_key"), ("privacy", "pseudonym_key")):
+            if data[section][key] is not None:
+                data[section][key] = "**********"
+        return data
+
+    def fingerprint(self, *sections: str) -> str:
+        """A short hash of the named settings sections (all when none), secrets masked, for freshness checks."""
+        data = self.masked()
+        chosen = {k: data[k] for k in sections} if sections else data
+        return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_yaml_values: ContextVar[dict[str, Any]] = ContextVar("_yaml_values", default={})  # noqa: B039
+
+
+def find_config_file(explicit: Path | None) -> Path | None:
+    """The YAML file to read: --config, else $ECTOR_CONFIG, else ./ector.yaml, else ./config/configuration.yaml."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"config file {explicit} not found", "check the --config path")
+        return explicit
+    from_env = os.environ.get("ECTOR_CONFIG")
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from ECTOR_CONFIG) not found", "fix or unset ECTOR_CONFIG")
+        return path
+    return next((p for p in DEFAULT_CONFIG_FILES if p.is_file()), None)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The mapping in a YAML config file; a malformed file is a ConfigError naming it."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}", "fix the file's syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings, not a {type(data).__name__}")
+    return data
+
+
+def load_settings(config: Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """The effective settings: `overrides` (flags) > environment > config file > defaults.
+
+    Raises ConfigError naming the first bad key; registers every secret so no message can show it.
+    """
+    path = find_config_file(config)
+    token = _yaml_values.set(read_config_file(path) if path else {})
+    try:
+        settings = Settings(**_nest(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe_validation_error(exc, path)) from None
+    finally:
+        _yaml_values.reset(token)
+    for secret in settings.secrets():
+        register_secret(secret)
+    return settings
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'source.uri': x} -> {'source': {'uri': x}}; None values (flags not given) are dropped."""
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def _describe_validation_error(exc: ValidationError, path: Path | None) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "settings"
+    where = f" (in {path} or ECTOR_ environment)" if path else ""
+    if first["type"] == "extra_forbidden":
+        return f"unknown setting {key!r}{where}; see `ector init` for every key"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"invalid setting {key!r}{where}: {message}{more}"

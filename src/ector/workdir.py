@@ -1,0 +1,174 @@
+"""The work directory: stage folders, atomic Parquet writes, and the manifest.
+
+Every output is written under a temporary name in its final folder and renamed into place (`os.replace` is
+atomic on one filesystem), so a reader sees the previous file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ector import __version__
+from ector.errors import EctorError, InputError, MissingInputError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+MANIFEST = "manifest.json"
+_TMP_MARK = ".tmp-"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def temporary_path(target: Path) -> Path:
+    """A sibling of `target` that no reader looks for; same folder, so the final rename is atomic."""
+    return target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}")
+
+
+def publish(tmp: Path, target: Path) -> None:
+    """Move a finished temporary file into place, atomically, fsynced first so a crash cannot lose it."""
+    with tmp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    """Write a text file atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(target)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        publish(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EctorError(f"cannot write {target}: {exc.strerror}", "check free space and permissions") from None
+
+
+def write_bytes_atomic(target: Path, data: bytes) -> None:
+    """Write a binary file atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(target)
+    try:
+        tmp.write_bytes(data)
+        publish(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EctorError(f"cannot write {target}: {exc.strerror}", "check free space and permissions") from None
+
+
+def parquet_rows(path: Path) -> int:
+    """The row count of a Parquet file, from its footer (no data read)."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def file_fingerprint(path: Path) -> str:
+    """A cheap identity of a file's content: size and modification time in nanoseconds."""
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+@dataclass(frozen=True)
+class WorkDir:
+    """The folders and files of one work directory."""
+
+    root: Path
+
+    def stage_dir(self, stage: str) -> Path:
+        return self.root / stage
+
+    def output(self, relative: str) -> Path:
+        return self.root / relative
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The manifest, or an empty one when no stage has run yet."""
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"stages": {}}
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(
+                f"the manifest {self.manifest_path} cannot be read ({exc})",
+                "delete it and rerun the stages with --force",
+            ) from None
+        if not isinstance(data, dict):
+            raise InputError(f"the manifest {self.manifest_path} is not a JSON object", "delete it and rerun")
+        data.setdefault("stages", {})
+        return data
+
+    def record_stage(self, stage: str, entry: dict[str, Any]) -> None:
+        """Replace one stage's manifest entry, atomically."""
+        manifest = self.read_manifest()
+        manifest["ector_version"] = __version__
+        manifest["stages"][stage] = entry
+        write_text_atomic(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+    def require(self, relative: str, *, produced_by: str) -> Path:
+        """The path of an input that an earlier stage writes; MissingInputError naming that stage if absent."""
+        path = self.output(relative)
+        if not path.is_file():
+            raise MissingInputError(
+                f"{path} does not exist", f"run `ector {produced_by}` first (or `ector all`)"
+            )
+        return path
+
+    def sink_atomic(self, frames: dict[str, pl.LazyFrame], engine: str) -> dict[str, int]:
+        """Sink each LazyFrame to its Parquet file in one pass, publish them all, and return their row counts.
+
+        Nothing is published unless every sink succeeded, so a failed stage leaves all previous outputs intact.
+        """
+        staged = self.stage_frames(frames, engine)
+        return self.publish_staged(staged)
+
+    def stage_frames(self, frames: dict[str, pl.LazyFrame], engine: str) -> dict[str, Path]:
+        """Sink every frame to a temporary file beside its target; nothing is published yet."""
+        import polars as pl
+
+        staged: dict[str, Path] = {}
+        sinks = []
+        for relative, frame in frames.items():
+            target = self.output(relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = temporary_path(target)
+            staged[relative] = tmp
+            sinks.append(frame.sink_parquet(tmp, lazy=True))
+        try:
+            pl.collect_all(sinks, engine=engine)  # type: ignore[arg-type]  # engine validated by settings
+        except OSError as exc:
+            self.discard(staged)
+            raise EctorError(f"cannot write to {self.root}: {exc}", "check free space and permissions") from None
+        except BaseException:
+            self.discard(staged)
+            raise
+        return staged
+
+    def publish_staged(self, staged: dict[str, Path]) -> dict[str, int]:
+        """Rename staged files into place and return their row counts."""
+        rows = {relative: parquet_rows(tmp) for relative, tmp in staged.items()}
+        for relative, tmp in staged.items():
+            publish(tmp, self.output(relative))
+        return rows
+
+    def remove_stale(self, stage: str, keep: set[str]) -> None:
+        """Delete Parquet files a previous run of `stage` wrote that this run did not (e.g. a table now absent)."""
+        folder = self.stage_dir(stage)
+        for path in folder.rglob("*.parquet"):
+            if path.relative_to(self.root).as_posix() not in keep and not path.name.startswith("."):
+                path.unlink(missing_ok=True)
+
+    @staticmethod
+    def discard(staged: dict[str, Path]) -> None:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
