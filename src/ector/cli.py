@@ -10,7 +10,6 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 from ector import __version__
@@ -51,7 +50,9 @@ def _global_options(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="YAML settings file (default: ./ector.yaml)")
     ] = None,
-    workdir: Annotated[Path | None, typer.Option("--workdir", "-w", help="work directory (default: ./ector-work)")] = None,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", "-w", help="work directory (default: ./ector-work)")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="also report debug events")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="report errors only")] = False,
     log_format: Annotated[str, typer.Option("--log-format", help="text | json (one JSON object per line)")] = "text",
@@ -157,11 +158,13 @@ def main() -> None:
     """Run the CLI; turn every error into one readable line and the documented exit code."""
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show(file=sys.stderr)
-        code = EXIT_USAGE
-    except click.exceptions.Abort:
+    except typer.Abort:
         code = 130
+    except typer.TyperException as exc:  # a bad flag or argument: click's own message, exit 2
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show(file=sys.stderr)
+        code = int(getattr(exc, "exit_code", EXIT_USAGE))
     except EctorError as exc:
         _show_traceback()
         out.error(exc.message, exc.hint)

@@ -51,7 +51,7 @@ class Output:
         if not self.enabled(level):
             return
         if self.log_format == "json":
-            record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level}
+            record: dict[str, Any] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": level}
             record |= {"stage": stage, "event": event, **fields}
             sys.stderr.write(redact(json.dumps(record, default=str)) + "\n")
             sys.stderr.flush()

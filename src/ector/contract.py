@@ -204,9 +204,7 @@ ENCOUNTERS = Table(
 )
 
 # In dependency order: parents before children. Stages iterate in this order.
-TABLES: Final[dict[str, Table]] = {
-    t.name: t for t in (SITES, SURGEONS, PATIENTS, CASES, COMPLICATIONS, ENCOUNTERS)
-}
+TABLES: Final[dict[str, Table]] = {t.name: t for t in (SITES, SURGEONS, PATIENTS, CASES, COMPLICATIONS, ENCOUNTERS)}
 TABLE_NAMES: Final = tuple(TABLES)
 
 

@@ -17,11 +17,8 @@ import polars as pl
 
 from ector import __version__
 from ector.console import out
-from ector.settings import Settings
+from ector.settings import Engine, Settings
 from ector.workdir import WorkDir, file_fingerprint, now_iso
-
-# settings.engine -> the engine name polars takes.
-_POLARS_ENGINES = {"auto": "auto", "streaming": "streaming", "in-memory": "in-memory", "gpu": "gpu"}
 
 
 @dataclass
@@ -37,8 +34,9 @@ class StageContext:
     partial: bool = False  # the run rewrote only some outputs (ingest --table): keep the others
 
     @property
-    def engine(self) -> str:
-        return _POLARS_ENGINES[self.settings.engine]
+    def engine(self) -> Engine:
+        """The polars engine every plan of this run is collected or sunk with (settings.engine)."""
+        return self.settings.engine
 
     def read(self, relative: str, *, produced_by: str) -> pl.LazyFrame:
         """Scan one input Parquet file of the work directory and remember its fingerprint."""
@@ -54,13 +52,15 @@ class StageContext:
 
     def collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
         """Collect a (small) plan with the configured engine."""
-        return frame.collect(engine=self.engine)  # type: ignore[call-overload]  # engine validated by settings
+        return frame.collect(engine=self.engine)
 
 
 StageBody = Callable[[StageContext], None]
 
 
-def run_stage(name: str, body: StageBody, settings: Settings, *, settings_sections: tuple[str, ...] = ()) -> dict[str, int]:
+def run_stage(
+    name: str, body: StageBody, settings: Settings, *, settings_sections: tuple[str, ...] = ()
+) -> dict[str, int]:
     """Run one stage: its body stages outputs, then they are published and the manifest records the run.
 
     On any failure the staged files are removed and the previous outputs stay as they were.

@@ -71,7 +71,8 @@ class TableSource(_Section):
 
 class SourceSettings(_Section):
     uri: str | None = Field(
-        None, description="connectorx URI (sqlite://, postgresql://, mysql://, mssql://...) or a Parquet folder"
+        None,
+        description="connectorx URI (sqlite://, postgresql://, mysql://, mssql://...) or a Parquet folder",
     )
     password: SecretStr | None = Field(None, description="database password; prefer ECTOR_SOURCE__PASSWORD")
     schema_: str | None = Field(None, alias="schema", description="database schema holding the Gold tables")
@@ -202,7 +203,11 @@ class Settings(BaseSettings):
         """The settings as plain data with every secret masked, for display and the manifest."""
         data = self.model_dump(mode="json", by_alias=True)
         data["source"]["uri"] = redact(self.source.uri) if self.source.uri else None
-        for section, key in (("source", "password"), ("privacy", "patient_id_key"), ("privacy", "pseudonym_key")):
+        for section, key in (
+            ("source", "password"),
+            ("privacy", "patient_id_key"),
+            ("privacy", "pseudonym_key"),
+        ):
             if data[section][key] is not None:
                 data[section][key] = "**********"
         return data

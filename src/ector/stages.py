@@ -31,7 +31,10 @@ def ingest(context: StageContext, tables: list[str] | None = None) -> None:
             out.event("read", stage="ingest", table=name, file=staged[f"ingest/{name}.parquet"].name, level="debug")
             advance(1)
     for name in plan.absent:
-        out.event(f"optional table {name} not in the source: what needs it will say 'not available'",
-                  stage="ingest", level="warning")
+        out.event(
+            f"optional table {name} not in the source: what needs it will say 'not available'",
+            stage="ingest",
+            level="warning",
+        )
     context.inputs["source"] = source.description
     context.facts["absent_tables"] = plan.absent

@@ -19,6 +19,8 @@ from ector.errors import EctorError, InputError, MissingInputError
 if TYPE_CHECKING:
     import polars as pl
 
+    from ector.settings import Engine
+
 MANIFEST = "manifest.json"
 _TMP_MARK = ".tmp-"
 
@@ -119,12 +121,10 @@ class WorkDir:
         """The path of an input that an earlier stage writes; MissingInputError naming that stage if absent."""
         path = self.output(relative)
         if not path.is_file():
-            raise MissingInputError(
-                f"{path} does not exist", f"run `ector {produced_by}` first (or `ector all`)"
-            )
+            raise MissingInputError(f"{path} does not exist", f"run `ector {produced_by}` first (or `ector all`)")
         return path
 
-    def sink_atomic(self, frames: dict[str, pl.LazyFrame], engine: str) -> dict[str, int]:
+    def sink_atomic(self, frames: dict[str, pl.LazyFrame], engine: Engine) -> dict[str, int]:
         """Sink each LazyFrame to its Parquet file in one pass, publish them all, and return their row counts.
 
         Nothing is published unless every sink succeeded, so a failed stage leaves all previous outputs intact.
@@ -132,7 +132,7 @@ class WorkDir:
         staged = self.stage_frames(frames, engine)
         return self.publish_staged(staged)
 
-    def stage_frames(self, frames: dict[str, pl.LazyFrame], engine: str) -> dict[str, Path]:
+    def stage_frames(self, frames: dict[str, pl.LazyFrame], engine: Engine) -> dict[str, Path]:
         """Sink every frame to a temporary file beside its target; nothing is published yet."""
         import polars as pl
 
@@ -145,7 +145,7 @@ class WorkDir:
             staged[relative] = tmp
             sinks.append(frame.sink_parquet(tmp, lazy=True))
         try:
-            pl.collect_all(sinks, engine=engine)  # type: ignore[arg-type]  # engine validated by settings
+            pl.collect_all(sinks, engine=engine)
         except OSError as exc:
             self.discard(staged)
             raise EctorError(f"cannot write to {self.root}: {exc}", "check free space and permissions") from None

@@ -113,7 +113,8 @@ class DatabaseSource:
             except OSError as exc:
                 reason = exc.strerror or type(exc).__name__
                 raise SourceError(
-                    f"cannot reach {self.description}: {reason}", "check the host, port and that the server runs"
+                    f"cannot reach {self.description}: {reason}",
+                    "check the host, port and that the server runs",
                 ) from None
         try:
             self._query("SELECT 1")
@@ -145,11 +146,11 @@ class DatabaseSource:
             return frame.drop(_PARTITION_COLUMN).lazy()
         return self._query(query).lazy()
 
-    def _query(self, query: str, **partitioning: object) -> pl.DataFrame:
+    def _query(self, query: str, partition_on: str | None = None, partition_num: int | None = None) -> pl.DataFrame:
         # connectorx's Rust logger writes connection retries straight to stderr unless told not to.
         os.environ.setdefault("RUST_LOG", "off")
         try:
-            return pl.read_database_uri(query, self.uri, **partitioning)  # type: ignore[arg-type]
+            return pl.read_database_uri(query, self.uri, partition_on=partition_on, partition_num=partition_num)
         except Exception as exc:  # connectorx raises RuntimeError for everything; keep its text, minus secrets
             raise SourceError(redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
@@ -158,7 +159,13 @@ def _is_missing_table(message: str) -> bool:
     lowered = message.lower()
     return any(
         marker in lowered
-        for marker in ("no such table", "does not exist", "doesn't exist", "invalid object name", "unknown table")
+        for marker in (
+            "no such table",
+            "does not exist",
+            "doesn't exist",
+            "invalid object name",
+            "unknown table",
+        )
     )
 
 

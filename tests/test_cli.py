@@ -1,0 +1,97 @@
+"""The CLI frame: global options, config, init, help, error display and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def test_config_prints_effective_settings_as_yaml_with_secrets_masked(cli, monkeypatch) -> None:
+    monkeypatch.setenv("ECTOR_SOURCE__PASSWORD", "Hx-99-pass")
+    result = cli("--workdir", "elsewhere", "config")
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.stdout)
+    assert shown["workdir"] == "elsewhere"
+    assert shown["source"]["password"] == "**********"
+    assert "Hx-99-pass" not in result.output
+
+
+def test_unknown_key_exits_2_with_one_line(cli, tmp_path: Path) -> None:
+    (tmp_path / "ector.yaml").write_text("analysis: {perod: month}\n")
+    result = cli("config")
+    assert result.exit_code == 2
+    assert "unknown setting 'analysis.perod'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_config_flag_file_exits_2(cli) -> None:
+    result = cli("--config", "missing.yaml", "config")
+    assert result.exit_code == 2
+    assert "config file missing.yaml not found" in result.stderr
+
+
+def test_bad_flag_is_a_usage_error(cli) -> None:
+    assert cli("--log-format", "xml", "config").exit_code == 2
+    assert cli("ingest", "--no-such-flag").exit_code == 2
+
+
+def test_init_writes_a_template_and_refuses_to_overwrite(cli, tmp_path: Path) -> None:
+    assert cli("init").exit_code == 0
+    text = (tmp_path / "ector.yaml").read_text()
+    assert "max_quarantine_fraction: 0.05" in text
+    again = cli("init")
+    assert again.exit_code == 2
+    assert "already exists" in again.stderr
+    assert cli("init", "--force").exit_code == 0
+
+
+def test_json_log_format_writes_one_object_per_line(cli, tmp_path: Path) -> None:
+    result = cli("--log-format", "json", "ingest", "--source", "sqlite:///missing.sqlite")
+    assert result.exit_code == 1
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert records[-1]["level"] == "error"
+    assert "no such file" in records[-1]["event"]
+
+
+def test_quiet_prints_errors_only(cli, tmp_path: Path) -> None:
+    assert cli("--quiet", "init").stderr == ""
+    assert "already exists" in cli("--quiet", "init").stderr
+
+
+def test_debug_shows_a_traceback_with_secrets_masked(cli) -> None:
+    result = cli("--debug", "ingest", "--source", "postgresql://u:Tb-secret-4@127.0.0.1:9/db")
+    assert result.exit_code == 1
+    assert "Traceback" in result.stderr
+    assert "Tb-secret-4" not in result.stderr
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    from typer.main import get_command
+
+    from ector.cli import app
+
+    group = get_command(app)
+    commands = group.commands  # type: ignore[attr-defined]  # a Typer app with commands is a click Group
+    assert {"config", "init", "ingest", "demo"} <= set(commands)
+    for name, command in commands.items():
+        assert command.help and "Example:" in command.help, name
+
+
+def test_python_dash_m_and_version() -> None:
+    result = subprocess.run([sys.executable, "-m", "ector", "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert result.stdout.startswith("ector ")
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = (
+        "import sys; from ector.cli import app; "
+        "print(sorted(m for m in ('polars', 'connectorx', 'plotnine') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
