@@ -95,3 +95,10 @@ def test_help_does_not_import_heavy_libraries() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_configuration_reference_in_docs_is_current() -> None:
+    from ector.template import refresh_reference
+
+    document = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert refresh_reference(document) == document, "docs are stale: run `python -m ector.template`"
