@@ -17,6 +17,7 @@ import polars as pl
 
 from ector import __version__
 from ector.console import out
+from ector.lock import workdir_lock
 from ector.settings import Engine, Settings
 from ector.workdir import WorkDir, file_fingerprint, now_iso
 
@@ -65,6 +66,11 @@ def run_stage(
 
     On any failure the staged files are removed and the previous outputs stay as they were.
     """
+    with workdir_lock(settings.workdir):
+        return _run_locked(name, body, settings, settings_sections)
+
+
+def _run_locked(name: str, body: StageBody, settings: Settings, settings_sections: tuple[str, ...]) -> dict[str, int]:
     workdir = WorkDir(settings.workdir)
     workdir.root.mkdir(parents=True, exist_ok=True)
     context = StageContext(name=name, settings=settings, workdir=workdir)
