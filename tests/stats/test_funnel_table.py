@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats
 from scipy.stats import chi2, rankdata
 
 from ector.stats.funnel import FUNNEL_COLUMNS, Measure, funnel_flag, funnel_table
@@ -55,8 +56,12 @@ def test_proportion_target_and_limits_match_a_hand_worked_example() -> None:
     for column, z in [("lower_998", -Z998), ("lower_95", -Z95), ("upper_95", Z95), ("upper_998", Z998)]:
         expected = np.sin(centre + z / (2 * np.sqrt(n))) ** 2
         assert table[column].to_numpy() == pytest.approx(expected, rel=1e-6)
-    # c: 0.2 is above upper_95 0.1979 and below upper_998 0.2359; d: 0.05 is just below lower_95 0.0502.
-    assert table["flag"].to_list() == ["as_expected", "as_expected", "high_alert", "low_alert"]
+    # c: 0.2 is above upper_95 0.1979 and below upper_998 0.2359, and 30 or more events out of 150 has an exact
+    # binomial probability below 0.025: an alert. d: 0.05 is just below lower_95 0.0502, but 2 or fewer events
+    # out of 40 is not improbable enough (P > 0.025) for a discrete count: no flag.
+    assert stats.binom.sf(29, 150, theta) < 0.025
+    assert stats.binom.cdf(2, 40, theta) > 0.025
+    assert table["flag"].to_list() == ["as_expected", "as_expected", "high_alert", "as_expected"]
 
 
 def test_proportion_limits_approach_the_normal_binomial_limits_for_large_units() -> None:
@@ -204,3 +209,36 @@ def test_empty_input_gives_an_empty_table_with_the_columns() -> None:
 def test_oe_ratio_without_expected_column_fails_with_the_missing_name() -> None:
     with pytest.raises(ValueError, match="expected"):
         funnel_table(_units([("a", 10, 1)]), "oe_ratio", min_cases=1)
+
+
+def test_zero_events_at_a_small_expected_count_is_not_an_alarm() -> None:
+    """O = 0 lies below the continuous lower limit at any E, but at E = 1 it happens 37% of the time."""
+    units = pl.DataFrame(
+        {
+            "unit_id": ["small", "large"],
+            "outcome": ["m", "m"],
+            "cases": [50, 500],
+            "observed": [0, 0],
+            "expected": [1.0, 10.0],
+        }
+    )
+    table = funnel_table(units, "oe_ratio", min_cases=10)
+    flags = dict(zip(table["unit_id"], table["flag"], strict=True))
+    assert table.filter(pl.col("unit_id") == "small")["lower_998"].item() > 0  # below the drawn limit...
+    assert flags["small"] == "as_expected"  # ...but P(X = 0 | E = 1) = 0.37 is no evidence
+    assert flags["large"] == "low_alarm"  # P(X = 0 | E = 10) = 4.5e-5 < 0.001
+
+
+def test_proportion_flags_need_an_exact_binomial_tail_too() -> None:
+    # Target 0.1: 12 units of 100 cases with 10 events, one of 12 cases with none (P = 0.9^12 = 0.28).
+    units = pl.DataFrame(
+        {
+            "unit_id": [f"u{i:02d}" for i in range(12)] + ["tiny"],
+            "outcome": ["c"] * 13,
+            "cases": [100] * 12 + [12],
+            "observed": [10] * 12 + [0],
+        }
+    )
+    table = funnel_table(units, "proportion", min_cases=10)
+    tiny = table.filter(pl.col("unit_id") == "tiny")
+    assert tiny["flag"].item() == "as_expected"

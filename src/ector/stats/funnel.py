@@ -8,6 +8,11 @@ Spiegelhalter (2005) as implemented by NHS-R FunnelPlotR (methods.md, "Funnel pl
 - oe_ratio with overdispersion (SHMI): y = ln(O/E), s = 1/sqrt(E), limits exp(+/- z sqrt(1/E + tau2)).
   As FunnelPlotR, when the estimated tau2 is 0 the exact Poisson limits are kept.
 A unit is flagged only when strictly outside a limit, and never when it has fewer than `min_cases` cases.
+
+Counts are discrete and the limits continuous: at a small denominator a unit with no event at all lies below any
+positive lower limit although zero events is a likely outcome (37% at E = 1). So a flag also needs the exact tail
+probability of a count at least as extreme (Poisson for O/E, binomial at the target for proportions) to be below
+that limit's alpha/2; well away from zero counts the two tests agree.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Final, Literal
 
+import numpy as np
 import polars as pl
 
 from ector.stats.intervals import poisson_ratio_bounds, z_for_level
@@ -94,17 +100,23 @@ def funnel_table(
         else _ratio_limits(table["denominator"], inner_level, outer_level, z_inner, z_outer)
     )
     eligible = pl.col("has_denominator") & (pl.col("cases") >= min_cases)
+    low_tail, high_tail = _exact_tails(table, measure)
     return (
         table.with_columns(
             # A limit at a zero denominator would be inf or NaN: leave it null.
             **{name: pl.when("has_denominator").then(expr) for name, expr in limits.items()}
         )
+        .with_columns(low_tail=low_tail, high_tail=high_tail)
         .with_columns(
             measure=pl.lit(measure),
             flag=funnel_flag(
                 pl.col("value"),
                 *(pl.col(c) for c in LIMIT_COLUMNS),
                 eligible=eligible,
+                low_tail=pl.col("low_tail"),
+                high_tail=pl.col("high_tail"),
+                inner_alpha=(1 - inner_level) / 2,
+                outer_alpha=(1 - outer_level) / 2,
             ),
         )
         .select(FUNNEL_COLUMNS)
@@ -120,21 +132,50 @@ def funnel_flag(
     upper_998: pl.Expr,
     *,
     eligible: pl.Expr,
+    low_tail: pl.Expr | None = None,
+    high_tail: pl.Expr | None = None,
+    inner_alpha: float = 0.025,
+    outer_alpha: float = 0.001,
 ) -> pl.Expr:
-    """Return the flag expression: strictly outside a limit, and `too_few_cases` where not `eligible`."""
+    """Return the flag expression: strictly outside a limit, and `too_few_cases` where not `eligible`.
+
+    With `low_tail`/`high_tail` (exact P(count <= observed) and P(count >= observed)), a flag also needs that
+    probability below the limit's alpha (one side of the two-sided level), so a zero count at a tiny
+    denominator is not an alarm.
+    """
+    low = pl.lit(0.0) if low_tail is None else low_tail.fill_null(0.0)
+    high = pl.lit(0.0) if high_tail is None else high_tail.fill_null(0.0)
     return (
         pl.when(~eligible.fill_null(False))
         .then(pl.lit(TOO_FEW_CASES))
-        .when(value > upper_998)
+        .when((value > upper_998) & (high < outer_alpha))
         .then(pl.lit(HIGH_ALARM))
-        .when(value > upper_95)
+        .when((value > upper_95) & (high < inner_alpha))
         .then(pl.lit(HIGH_ALERT))
-        .when(value < lower_998)
+        .when((value < lower_998) & (low < outer_alpha))
         .then(pl.lit(LOW_ALARM))
-        .when(value < lower_95)
+        .when((value < lower_95) & (low < inner_alpha))
         .then(pl.lit(LOW_ALERT))
         .otherwise(pl.lit(AS_EXPECTED))
     )
+
+
+def _exact_tails(table: pl.DataFrame, measure: Measure) -> tuple[pl.Series, pl.Series]:
+    """Return P(X <= O) and P(X >= O) per unit: Poisson(E) for O/E, Binomial(N, target) for proportions."""
+    from scipy import special  # imported here: scipy costs ~0.3 s and only funnels need it
+
+    observed = table["observed"].fill_null(0).to_numpy().astype("float64")
+    denominator = table["denominator"].fill_null(0.0).to_numpy()
+    with np.errstate(all="ignore"):
+        if measure == "oe_ratio":
+            low = special.pdtr(observed, denominator)
+            high = np.where(observed > 0, special.pdtrc(observed - 1, denominator), 1.0)
+        else:
+            target = table["target"].fill_null(0.0).to_numpy()
+            events, cases = observed.astype("int64"), denominator.astype("int64")  # scipy wants whole counts
+            low = special.bdtr(events, cases, target)
+            high = np.where(events > 0, special.bdtrc(np.maximum(events - 1, 0), cases, target), 1.0)
+    return pl.Series("low_tail", low, dtype=pl.Float64), pl.Series("high_tail", high, dtype=pl.Float64)
 
 
 def proportion_limit(target: pl.Expr, n: pl.Expr, z: float, tau2: pl.Expr | float = 0.0) -> pl.Expr:
