@@ -77,4 +77,7 @@ TIMESTAMP_FORMATS: Final = (
     "%Y-%m-%d %H:%M",
     "%d/%m/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
+    # Fractional seconds, as Polars and most databases write a timestamp cast to text (`%.f` also matches none).
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
 )

@@ -38,6 +38,11 @@ ORPHAN_SITE: Final = "orphan_site"
 ORPHAN_CASE: Final = "orphan_case"
 PARENT_QUARANTINED: Final = "parent_quarantined"  # its parent row exists but was quarantined
 
+# Notes: the row is kept as it is, and the count is shown so that nothing changes or goes missing unseen.
+MISSING_OPTIONAL: Final = "missing_optional"  # an optional value is null: kept null, never imputed
+DANGLING_OPTIONAL_REFERENCE: Final = "dangling_optional_reference"  # an optional reference to no clean parent row
+NOTES: Final = (MISSING_OPTIONAL, DANGLING_OPTIONAL_REFERENCE)
+
 ORPHAN_RULE_BY_PARENT: Final = {
     "patients": ORPHAN_PATIENT,
     "surgeons": ORPHAN_SURGEON,

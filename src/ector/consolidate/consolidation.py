@@ -1,0 +1,148 @@
+"""One trustworthy set of the canonical tables from the ingested streams, with every row accounted for.
+
+Per table, in dependency order (contract.TABLES: parents before children):
+standardise -> deduplicate by key -> reference states against the parents already consolidated -> validate
+(dataframely) -> clean rows, quarantined rows, summary counts.
+
+`consolidate()` chains the tables into one set of lazy plans, nothing read or written. `Consolidator` is the
+same work one step at a time, so that a caller can hold the small intermediate results in memory and write
+each table before the next one reads its parents (the stage does: Polars' streaming engine runs one
+memory-hungry operation at a time, and buffers a shared stream whole while another waits its turn; small,
+separate plans never meet that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from ector.consolidate.deduplicate import duplicate_rows, merge_duplicates, repeated_keys, single_rows
+from ector.consolidate.integrity import check_references, parent_status
+from ector.consolidate.parsing import Parsing, parsing_from_settings
+from ector.consolidate.quarantine import ordered, quarantine_frame
+from ector.consolidate.standardise import standardise
+from ector.consolidate.summary import combine, table_summary
+from ector.consolidate.validate import evaluate, table_schema
+from ector.contract import TABLE_NAMES, TABLES, Table
+from ector.errors import ContractError
+from ector.settings import ConsolidationSettings
+
+
+@dataclass(frozen=True)
+class ConsolidationResult:
+    """The consolidated tables, their quarantines and the summary, as lazy plans; only present tables appear."""
+
+    clean: dict[str, pl.LazyFrame]  # contract columns, dtypes and order; one row per key, sorted by key
+    quarantine: dict[str, pl.LazyFrame]  # ingested values, then `rules` (list[str]) and `reason` (str)
+    summary: pl.LazyFrame  # see ector.consolidate.summary for its shape
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """One table consolidated: its clean rows, its quarantine and its summary rows, as lazy plans."""
+
+    clean: pl.LazyFrame
+    quarantine: pl.LazyFrame
+    summary: pl.LazyFrame
+
+
+def consolidate(
+    tables: Mapping[str, pl.LazyFrame], settings: ConsolidationSettings, run_date: date
+) -> ConsolidationResult:
+    """The clean tables, quarantines and summary of consolidating the ingested `tables`.
+
+    `tables` maps canonical table names to ingested frames (canonical column names; each column in its
+    canonical dtype, widened, or as text). Only `cases` is mandatory; an absent table is simply not a key.
+    A date or timestamp after `run_date` is in the future. Raises ContractError for an unknown or missing
+    mandatory table or a missing required column, ConfigError for invalid code maps or formats.
+    """
+    check_tables(tables)
+    consolidator = Consolidator.from_settings(settings, run_date)
+    results: dict[str, TableResult] = {}
+    statuses: dict[str, pl.LazyFrame] = {}
+    for table in TABLES.values():
+        if table.name not in tables:
+            continue
+        ingested = tables[table.name]
+        repeated = repeated_keys(ingested, table)
+        duplicates = consolidator.duplicates(table, ingested, repeated)
+        result = consolidator.table(table, ingested, repeated=repeated, duplicates=duplicates, statuses=statuses)
+        statuses[table.name] = parent_status(result.clean, result.quarantine, table)
+        results[table.name] = result
+    return ConsolidationResult(
+        clean={name: r.clean for name, r in results.items()},
+        quarantine={name: r.quarantine for name, r in results.items()},
+        summary=combine([r.summary for r in results.values()]),
+    )
+
+
+def check_tables(tables: Mapping[str, object]) -> None:
+    """Raise ContractError for a table that is not canonical, or a mandatory table that is missing."""
+    unknown = sorted(set(tables) - set(TABLE_NAMES))
+    if unknown:
+        raise ContractError(f"unknown table {unknown[0]!r}", f"canonical tables: {', '.join(TABLE_NAMES)}")
+    for table in TABLES.values():
+        if table.mandatory and table.name not in tables:
+            raise ContractError(f"the mandatory table {table.name} is missing", "run `ector ingest` first")
+
+
+@dataclass(frozen=True)
+class Consolidator:
+    """The settings of one consolidation run, checked once, and its steps for one table at a time."""
+
+    parsing: Parsing
+    source_priority: tuple[str, ...]
+    run_date: date
+
+    @classmethod
+    def from_settings(cls, settings: ConsolidationSettings, run_date: date) -> Consolidator:
+        """A consolidator for `settings`; ConfigError for invalid code maps or formats."""
+        return cls(parsing_from_settings(settings), tuple(settings.source_priority), run_date)
+
+    def duplicates(self, table: Table, ingested: pl.LazyFrame, repeated: pl.LazyFrame) -> pl.LazyFrame:
+        """The standardised rows of `table` whose key is repeated (`repeated` from `repeated_keys`): few."""
+        return standardise(duplicate_rows(ingested, repeated, table), table, self.parsing).frame
+
+    def table(
+        self,
+        table: Table,
+        ingested: pl.LazyFrame,
+        *,
+        repeated: pl.LazyFrame,
+        duplicates: pl.LazyFrame,
+        statuses: Mapping[str, pl.LazyFrame],
+        sort: bool = True,
+    ) -> TableResult:
+        """`table` consolidated, given its repeated keys, its standardised duplicate rows, and the parent_status of
+        every parent table present.
+
+        `sort`: clean rows by key and the quarantine by `quarantine.ordered`. Sorting holds a table in memory, and
+        in one plan with the streaming outputs it makes Polars buffer them too: the stage sorts afterwards.
+        """
+        standardised = standardise(ingested, table, self.parsing)
+        merged = merge_duplicates(duplicates, table, self.source_priority)
+        # An unordered union: both parts are read as they come.
+        rows = pl.union([single_rows(standardised.frame, repeated, table), merged.winners], how="vertical")
+        parents = {r.parent for r in table.references if r.parent in statuses}
+        # Read by both halves of the validation and by the summary: computed once, streamed to all three.
+        checked = check_references(rows, table, statuses).cache()
+        schema = table_schema(table, standardised.raw_dtypes, self.run_date, parents)
+        evaluation = evaluate(checked, schema)
+        # Validation guarantees every value fits its contract dtype: integers were range- or bounds-checked in
+        # Int64 before narrowing.
+        clean = evaluation.valid.select(pl.col(c.name).cast(c.dtype) for c in table.columns)
+        summary = table_summary(
+            table,
+            ingested=ingested,
+            merges=merged.merges,
+            checked=checked,
+            evaluation=evaluation,
+            checked_parents=parents,
+        )
+        quarantine = quarantine_frame(evaluation, table)
+        if sort:
+            return TableResult(clean.sort(table.key), ordered(quarantine, table), summary)
+        return TableResult(clean, quarantine, summary)
