@@ -1,0 +1,105 @@
+"""Monitoring over time: learning curves per surgeon and procedure family, risk-adjusted CUSUM and VLAD.
+
+Both are per-case series ordered by surgery_start then case_id (the mart's own order and a deterministic
+tie-break); the formulas are `stats.learning_curve` and `stats.cusum`. Window functions over time do not
+stream, so each plan first projects the few columns it needs.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from ector.stats.cusum import risk_adjusted_cusum, vlad
+from ector.stats.learning_curve import learning_curve
+from ector.workflows.mart import Availability
+
+ORDER: Final = ("surgery_start", "case_id")
+# Monitored outcome -> the mart column holding each case's predicted risk p_t.
+MONITORED: Final[dict[str, str]] = {
+    "mortality_30d": "expected_mortality_30d",
+    "complication_major": "expected_complication_major",
+}
+CUSUM_COLUMNS: Final = (
+    "unit_id",
+    "outcome",
+    "seq",
+    "surgery_date",
+    "risk",
+    "observed",
+    "cusum_weight",
+    "cusum",
+    "vlad",
+)
+_CUSUM_SCHEMA: Final = {
+    "unit_id": pl.String,
+    "outcome": pl.String,
+    "seq": pl.Int64,
+    "surgery_date": pl.Date,
+    "risk": pl.Float64,
+    "observed": pl.Boolean,
+    "cusum_weight": pl.Float64,
+    "cusum": pl.Float64,
+    "vlad": pl.Float64,
+}
+
+
+def learning_curve_plan(mart: pl.LazyFrame, unit: str) -> pl.LazyFrame:
+    """Return the plan of the learning curves: one row per case with operative minutes, sorted.
+
+    Columns: `unit_id, procedure_family, case_sequence, case_id, surgery_date, approach, operative_minutes,
+    moving_median, cusum, cases_used`. The sequence counts every case of the unit in the family (experience
+    is every case done); approach is kept so that, e.g., robotic curves can be read on their own.
+    """
+    cases = mart.select(
+        pl.col(unit).alias("unit_id"),
+        "procedure_family",
+        "case_id",
+        "surgery_start",
+        "surgery_date",
+        "approach",
+        "operative_minutes",
+    )
+    return learning_curve(cases, by=["unit_id", "procedure_family"], order=list(ORDER)).select(
+        "unit_id",
+        "procedure_family",
+        pl.col("case_sequence").cast(pl.Int64),
+        "case_id",
+        "surgery_date",
+        "approach",
+        "operative_minutes",
+        "moving_median",
+        "cusum",
+        pl.col("cases_used").cast(pl.Int64),
+    )
+
+
+def cusum_plan(mart: pl.LazyFrame, unit: str, availability: Availability) -> pl.LazyFrame:
+    """Return the plan of Steiner CUSUM (R_A = 2) and VLAD series per unit for mortality and major complication.
+
+    One row per monitored case, in CUSUM_COLUMNS, sorted by unit_id, outcome, seq. Cases with an unknown
+    outcome or risk are left out (seq counts the monitored cases). An outcome whose column or risk is not
+    available has no rows: the availability table says why.
+    """
+    plans = []
+    for outcome, risk in MONITORED.items():
+        if not (availability[outcome] and availability[risk]):
+            continue
+        cases = mart.select(
+            pl.col(unit).alias("unit_id"),
+            pl.lit(outcome).alias("outcome"),
+            "case_id",
+            "surgery_start",
+            "surgery_date",
+            pl.col(risk).alias("risk"),
+            pl.col(outcome).alias("observed"),
+        ).filter(pl.col("risk").is_not_null() & pl.col("observed").is_not_null())
+        series = risk_adjusted_cusum(cases, unit="unit_id", order=list(ORDER), risk="risk", outcome="observed")
+        series = vlad(series, unit="unit_id", order=list(ORDER), risk="risk", outcome="observed")
+        plans.append(
+            series.with_columns(seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("unit_id", order_by=list(ORDER)))
+        )
+    if not plans:
+        return pl.LazyFrame(schema=_CUSUM_SCHEMA)
+    return pl.concat(plans).select(CUSUM_COLUMNS).sort("unit_id", "outcome", "seq", nulls_last=True)

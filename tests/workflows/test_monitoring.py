@@ -1,0 +1,107 @@
+"""Learning curves and risk-adjusted CUSUM/VLAD tables of the surgeon and site views."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ector.settings import AnalysisSettings
+from ector.workflows import site_view, surgeon_view
+from tests.workflows.marts import make_mart, tiny_mart
+
+START = datetime(2024, 1, 1, 8)
+
+
+def test_learning_curve_of_a_planted_decreasing_series_decreases() -> None:
+    # 40 colectomies, 200 minutes falling by 3 a case, with one case missing its minutes.
+    rows = [
+        {"surgery_start": START + timedelta(days=i), "operative_minutes": None if i == 5 else 200.0 - 3 * i}
+        for i in range(40)
+    ]
+    curve = surgeon_view(tiny_mart(rows).lazy(), AnalysisSettings())["learning_curve"].lazy().collect()
+    assert curve.height == 39
+    assert curve["cases_used"].unique().to_list() == [39]
+    # The case without minutes still counts as experience: sequence 6 is missing, 40 is the last.
+    assert 6 not in curve["case_sequence"].to_list()
+    assert curve["case_sequence"].max() == 40
+    medians = curve["moving_median"].drop_nulls().to_numpy()
+    assert medians.size == 30
+    assert (np.diff(medians) < 0).all()
+    minutes = curve["operative_minutes"].to_numpy()
+    assert curve["cusum"].to_numpy() == pytest.approx(np.cumsum(minutes - minutes.mean()))
+
+
+def test_planted_robotic_learning_curves_decrease_for_every_surgeon() -> None:
+    mart = make_mart(6, 400, seed=2, learning=True)
+    curve = surgeon_view(mart.lazy(), AnalysisSettings())["learning_curve"].lazy().collect()
+    robotic = curve.filter(approach="robotic")
+    slopes = robotic.group_by("unit_id", "procedure_family").agg(
+        early=pl.col("operative_minutes").filter(pl.col("case_sequence") <= 20).median(),
+        late=pl.col("operative_minutes").filter(pl.col("case_sequence") > 60).median(),
+    )
+    assert (slopes["late"] < slopes["early"]).all()
+
+
+def _steiner_reference(risk: list[float], outcome: list[int], ra: float = 2.0) -> tuple[list[float], list[float]]:
+    # methods.md: W_t = ln[(1 - p + R0·p)·R_A^y / ((1 - p + R_A·p)·R0^y)], X_t = max(0, X_{t-1} + W_t), R0 = 1.
+    x, path, vlad, total = 0.0, [], [], 0.0
+    for p, y in zip(risk, outcome, strict=True):
+        x = max(0.0, x + math.log((1 - p + p) * ra**y / (1 - p + ra * p)))
+        total += p - y
+        path.append(x)
+        vlad.append(total)
+    return path, vlad
+
+
+def test_cusum_and_vlad_follow_the_recursion_in_surgery_order() -> None:
+    risks = [0.1, 0.3, 0.05, 0.2, 0.5, 0.1, 0.02]
+    deaths = [False, True, True, False, True, False, False]
+    rows = [
+        {
+            # Two cases share a start: case_id breaks the tie. Rows arrive reversed.
+            "surgery_start": START + timedelta(days=min(i, 5)),
+            "mortality_30d": d,
+            "expected_mortality_30d": p,
+        }
+        for i, (p, d) in enumerate(zip(risks, deaths, strict=True))
+    ]
+    mart = tiny_mart(rows).reverse()
+    cusum = surgeon_view(mart.lazy(), AnalysisSettings())["cusum"].lazy().collect().filter(outcome="mortality_30d")
+    assert cusum["seq"].to_list() == list(range(1, 8))
+    assert cusum["risk"].to_list() == risks
+    path, vlad = _steiner_reference(risks, [int(d) for d in deaths])
+    assert cusum["cusum"].to_list() == pytest.approx(path)
+    assert cusum["vlad"].to_list() == pytest.approx(vlad)
+    assert cusum.columns == [
+        "unit_id",
+        "outcome",
+        "seq",
+        "surgery_date",
+        "risk",
+        "observed",
+        "cusum_weight",
+        "cusum",
+        "vlad",
+    ]
+
+
+def test_cusum_leaves_out_cases_without_outcome_or_risk() -> None:
+    rows = [
+        {"surgery_start": START + timedelta(days=i), "mortality_30d": d, "expected_mortality_30d": p}
+        for i, (p, d) in enumerate([(0.1, False), (None, True), (0.2, None), (0.3, True)])
+    ]
+    cusum = surgeon_view(tiny_mart(rows).lazy(), AnalysisSettings())["cusum"].lazy().collect()
+    assert cusum["seq"].to_list() == [1, 2]
+    assert cusum["risk"].to_list() == [0.1, 0.3]
+
+
+def test_site_cusum_runs_per_site_for_both_monitored_outcomes() -> None:
+    cusum = site_view(make_mart(8, 50, seed=3).lazy(), AnalysisSettings())["cusum"].lazy().collect()
+    counts = cusum.group_by("unit_id", "outcome").len().sort("unit_id", "outcome")
+    assert counts["len"].to_list() == [100] * 8
+    assert set(counts["outcome"]) == {"mortality_30d", "complication_major"}
+    assert (cusum["cusum"] >= 0).all()
