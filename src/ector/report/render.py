@@ -1,0 +1,95 @@
+"""Rendering and writing: ggplot -> PNG and SVG, GT -> HTML, and every report file written atomically.
+
+Each figure is drawn once and saved in both formats from the same matplotlib figure. SVG text stays text
+(`svg.fonttype: none`): smaller files, selectable labels, and a disclosure check can read every label.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ector.report.page import external_references, strip_external_imports, table_page
+from ector.workdir import write_bytes_atomic, write_text_atomic
+
+PNG_DPI: Final = 110
+
+
+@dataclass(frozen=True)
+class RenderedFigure:
+    name: str
+    png: bytes
+    svg: str
+
+
+def render_figure(name: str, title: str, spec: Any) -> RenderedFigure:
+    """Return the chart a ChartSpec describes, built, drawn once and saved as PNG bytes and SVG text."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from ector.report.charts import build  # imports plotnine: only where a chart is drawn
+
+    plot = build(spec)
+    # Text as text in SVG; a fixed hash salt gives the same element ids on every run.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "ector-report"}):
+        figure = plot.draw()
+        try:
+            png, svg = io.BytesIO(), io.BytesIO()
+            figure.savefig(png, format="png", dpi=PNG_DPI, metadata={"Software": None})
+            figure.savefig(
+                svg,
+                format="svg",
+                metadata={"Title": title, "Date": None, "Creator": None, "Format": None, "Type": None},
+            )
+        finally:
+            plt.close(figure)
+    return RenderedFigure(name, png.getvalue(), _clean_svg(svg.getvalue().decode("utf-8")))
+
+
+def _clean_svg(svg: str) -> str:
+    # The DOCTYPE names a DTD by URL and the RDF block only repeats the title: neither is needed to display.
+    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg, flags=re.DOTALL)
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
+
+
+def render_table(table: Any) -> str:
+    """Return a GT table as an HTML fragment, without any external @import (checked, not just hoped for)."""
+    fragment = strip_external_imports(table.as_raw_html())
+    leftover = external_references(fragment)
+    if leftover:
+        raise ValueError(f"a table's HTML refers to a network resource: {leftover[0]!r}")
+    return fragment
+
+
+def write_report(
+    out_dir: Path,
+    index_html: str,
+    figures: Iterable[RenderedFigure],
+    tables: dict[str, tuple[str, str]],
+    previous: Iterable[str] = (),
+) -> list[str]:
+    """Write index.html, figures/<name>.png|svg and tables/<name>.html under out_dir; return the paths written.
+
+    Paths are relative to out_dir. Files a previous run wrote (`previous`) and this one did not are removed,
+    so figures/ never holds a chart of a surgeon who is no longer flagged. index.html is written last.
+    """
+    written: list[str] = []
+    for figure in figures:
+        write_bytes_atomic(out_dir / "figures" / f"{figure.name}.png", figure.png)
+        write_text_atomic(out_dir / "figures" / f"{figure.name}.svg", figure.svg)
+        written += [f"figures/{figure.name}.png", f"figures/{figure.name}.svg"]
+    for name, (title, fragment) in tables.items():
+        write_text_atomic(out_dir / "tables" / f"{name}.html", table_page(title, fragment))
+        written.append(f"tables/{name}.html")
+    write_text_atomic(out_dir / "index.html", index_html)
+    written.append("index.html")
+    keep = set(written)
+    for relative in previous:
+        # Only names this module writes, inside out_dir: never a path that climbs out of it.
+        if relative not in keep and re.fullmatch(r"(figures/[\w.-]+\.(png|svg)|tables/[\w.-]+\.html)", relative):
+            (out_dir / relative).unlink(missing_ok=True)
+    return sorted(written)

@@ -1,0 +1,148 @@
+"""The pure builders: cell text, the bulk table body against great-tables' own, the page, chart data."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from great_tables import GT, loc, style
+
+from ector.report.chartdata import funnel_curves, monitored_units
+from ector.report.disclosure import Disclosure, suppress_counts
+from ector.report.formats import count_text, decimal_text, median_iqr_text, n_of_n_text, rate_text, ratio_text
+from ector.report.page import NotAvailable, Prose, Section, external_references, render_page, strip_external_imports
+from ector.report.prepare import cohort_table, units_table
+from ector.report.tables import BulkTable
+
+
+def test_counts_read_with_separators_marks_and_dashes() -> None:
+    frame = suppress_counts(pl.DataFrame({"n": [0, 4, 1234567, 30, None]}, schema={"n": pl.Int64}), ["n"], 11)
+
+    text = frame.select(count_text("n", 11, frame.columns).alias("t"))["t"].to_list()
+
+    assert text == ["0", "<11", "1,234,567", "*", "—"]
+
+
+def test_rates_ratios_and_medians_always_carry_a_decimal() -> None:
+    frame = pl.DataFrame(
+        {
+            "e": [3],
+            "n": [20],
+            "r": [0.15],
+            "lo": [0.0524],
+            "hi": [0.3604],
+            "oe": [1.0],
+            "m_median": [3.0],
+            "m_q1": [2.0],
+            "m_q3": [5.25],
+        }
+    )
+
+    row = frame.select(
+        a=n_of_n_text("e", "n", 11, frame.columns),
+        b=rate_text("r", "lo", "hi"),
+        c=ratio_text("oe", "lo", "hi"),
+        d=median_iqr_text("m"),
+    ).row(0)
+
+    assert row == ("3/20", "15.0% (5.2\u201336.0)", "1.00 (0.05\u20130.36)", "3.0 (2.0\u20135.2)")
+    assert [decimal_text(v) for v in (1.0, 0.08123, 1234.0)] == ["1.0", "0.0812", "1.23e+03"]
+
+
+def test_bulk_body_is_the_html_great_tables_itself_writes() -> None:
+    cells = pl.DataFrame({"unit": ["a & b", "<c>", "d's"], "x": ["1", "2", '"3"'], "y": ["p", "q", "r"]})
+    fills = {"x": pl.Series(["#f4a6a0", None, "#cfe3f5"], dtype=pl.String)}
+    base = GT(cells.head(1), id="t").tab_spanner("Sp", columns=["x", "y"], id="sp").cols_align("right", columns=["x"])
+
+    bulk = BulkTable(base, cells, fills).as_raw_html()
+
+    reference = (
+        GT(cells, id="t")
+        .tab_spanner("Sp", columns=["x", "y"], id="sp")
+        .cols_align("right", columns=["x"])
+        .tab_style(style.fill(color="#f4a6a0"), loc.body(columns="x", rows=[0]))
+        .tab_style(style.fill(color="#cfe3f5"), loc.body(columns="x", rows=[2]))
+        .as_raw_html()
+    )
+    assert bulk == reference
+
+
+def test_units_table_sorts_by_volume_and_hides_the_order_of_small_units() -> None:
+    summary = pl.DataFrame({"unit_id": ["a", "b", "c", "d"], "cases": [5, 300, 120, 7]})
+    labels = {"a": "Z-unit", "b": "B-unit", "c": "C-unit", "d": "A-unit"}
+
+    internal = units_table(summary, None, [], labels, Disclosure("internal", 11))
+    external = units_table(summary, None, [], labels, Disclosure("external", 11, b"k" * 16))
+
+    assert internal["unit"].to_list() == ["B-unit", "C-unit", "A-unit", "Z-unit"]
+    assert external["unit"].to_list() == ["B-unit", "C-unit", "A-unit", "Z-unit"]  # small ones by label
+    assert "unit_id" not in external.columns
+    assert external["cases"].to_list() == [300, 120, None, None]
+
+
+def test_cohort_levels_read_as_words_and_asa_in_roman_numerals() -> None:
+    summary = pl.DataFrame(
+        {"dimension": ["all", "asa_class", "asa_class", "sex"], "level": [None, "3", None, "F"], "cases": [9, 5, 4, 9]}
+    )
+
+    levels = cohort_table(summary, [], Disclosure("internal", 11))["level"].to_list()
+
+    assert levels == ["all cases", "ASA III", "unknown", "F"]
+
+
+def test_oe_limit_curves_are_the_exact_poisson_limits() -> None:
+    # The grid starts at 0.9 x the smallest denominator: here at E = 20, where methods.md gives known values.
+    curves = funnel_curves("oe_ratio", 1.0, None, 20.0 / 0.9, 40.0, (0.95, 0.998))
+
+    def at_20(limit: str, side: str) -> float:
+        chosen = curves.filter((pl.col("limit") == limit) & (pl.col("side") == side)).sort("x")
+        assert chosen["x"][0] == pytest.approx(20.0)
+        return float(chosen["y"][0])
+
+    assert at_20("95%", "lower") == pytest.approx(0.6108260, abs=1e-6)
+    assert at_20("95%", "upper") == pytest.approx(1.544419, abs=1e-6)
+    assert at_20("99.8%", "lower") == pytest.approx(0.4479107, abs=1e-6)
+    assert at_20("99.8%", "upper") == pytest.approx(1.902094, abs=1e-6)
+
+
+def test_highlighted_surgeons_come_first_then_the_most_severe_flags() -> None:
+    funnel = pl.DataFrame(
+        {
+            "unit_id": ["a", "b", "b", "c", "d"],
+            "flag": ["high_alert", "high_alarm", "high_alert", "low_alarm", "high_alarm"],
+        }
+    )
+
+    units, missing, left_out = monitored_units(funnel, ["x", "d", "zz"], ["a", "b", "c", "d", "x"], 3)
+
+    assert units == ["x", "d", "b"]
+    assert missing == ["zz"]
+    assert left_out == 1  # "a" (an alert) did not fit; "c" is low, not flagged for monitoring
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        '<img src="https://cdn.example/x.png">',
+        '<link rel="stylesheet" href="//fonts.example/css">',
+        "<style>@import 'fonts.css';</style>",
+        "<style>a { background: url(http://x.example/y.png); }</style>",
+    ],
+)
+def test_external_references_are_found_in_every_form(page: str) -> None:
+    assert external_references(page)
+
+
+def test_embedded_images_and_anchors_are_not_external_references() -> None:
+    assert external_references('<img src="data:image/png;base64,AAAA"><a href="#surgeons">') == []
+    assert "@import" not in strip_external_imports("<style>@import url('https://f.example/c.css');p{}</style>")
+
+
+def test_a_section_without_data_says_what_and_why() -> None:
+    section = Section("sites", "Sites", [NotAvailable("The site view", "run `ector workflow site` first."), Prose("x")])
+
+    page = render_page("Title <&>", "sub", [section], {}, {})
+
+    assert "The site view: not available.</strong> run `ector workflow site` first." in page
+    assert '<a href="#sites">Sites</a>' in page
+    assert "Title &lt;&amp;&gt;" in page
+    assert external_references(page) == []

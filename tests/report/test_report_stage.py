@@ -1,0 +1,166 @@
+"""The report stage on a work directory of real workflow outputs: files, disclosure, self-containment, gaps."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ector.errors import EXIT_USAGE, ConfigError, MissingInputError
+from ector.report.disclosure import pseudonym
+from ector.report.render import RenderedFigure, write_report
+from tests.report.conftest import make_report
+from tests.report.scan import (
+    chart_labels,
+    external_references,
+    report_texts,
+    small_counts,
+    table_cells,
+    without_data_uris,
+)
+from tests.report.workdirs import KEY, PLANTED, SURGEON_IDS, SURGEON_NAMES, TINY
+
+K = 11  # report.min_cell_size by default
+
+
+def _pseudonyms(text: str) -> list[str]:
+    return sorted(set(re.findall(r"SRG-[A-Z2-7]{4}-[A-Z2-7]{4}", text)))
+
+
+def test_report_writes_a_page_every_figure_in_png_and_svg_and_every_table(internal_report: Path) -> None:
+    figures = sorted((internal_report / "figures").iterdir())
+    names = {p.stem for p in figures}
+
+    assert (internal_report / "index.html").is_file()
+    assert {
+        "surgeon-funnel-complication_major",
+        "surgeon-learning-curves",
+        "surgeon-cusum",
+        "site-volume-trend",
+    } <= names
+    assert all((internal_report / "figures" / f"{n}.png").is_file() for n in names)
+    assert all((internal_report / "figures" / f"{n}.svg").is_file() for n in names)
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in figures if p.suffix == ".png")
+    tables = {p.stem: p.read_text(encoding="utf-8") for p in (internal_report / "tables").glob("*.html")}
+    assert {"headline", "cohort", "surgeons", "sites", "stage-rows", "rules", "missing"} <= set(tables)
+    assert all(t.startswith("<!DOCTYPE html>") and "<table" in t for t in tables.values())
+
+
+def test_internal_report_shows_exact_counts_ids_and_names(internal_report: Path) -> None:
+    surgeons = (internal_report / "tables" / "surgeons.html").read_text(encoding="utf-8")
+    rows = (internal_report / "tables" / "stage-rows.html").read_text(encoding="utf-8")
+
+    assert all(s in surgeons and SURGEON_NAMES[s] in surgeons for s in SURGEON_IDS)
+    tiny_row = next(c for c in surgeons.split("<tr>") if TINY in c)
+    assert "<td" in tiny_row and ">6<" in tiny_row  # the six-case surgeon's volume, exactly
+    assert ">3<" in rows  # three quarantined cases
+    assert small_counts(table_cells(surgeons), K)  # death counts below 11 are shown as they are
+
+
+def test_planted_surgeon_is_labelled_on_its_funnel_plot(internal_report: Path) -> None:
+    svg = (internal_report / "figures" / "surgeon-funnel-complication_major.svg").read_text(encoding="utf-8")
+
+    assert any(PLANTED in label for label in chart_labels(svg))
+
+
+def test_highlighted_surgeon_gets_monitoring_charts(internal_report: Path, external_report: Path) -> None:
+    internal = (internal_report / "figures" / "surgeon-learning-curves.svg").read_text(encoding="utf-8")
+    external = (external_report / "figures" / "surgeon-learning-curves.svg").read_text(encoding="utf-8")
+
+    assert any("S705" in label for label in chart_labels(internal))
+    assert any(pseudonym("S705", KEY.encode()) in label for label in chart_labels(external))
+
+
+def test_external_report_shows_no_surgeon_id_or_name_anywhere(external_report: Path) -> None:
+    texts = {name: without_data_uris(text) for name, text in report_texts(external_report).items()}
+
+    for name, text in texts.items():
+        for identifier in [*SURGEON_IDS, *SURGEON_NAMES.values(), "Quillfeather"]:
+            assert not re.search(rf"(?<![A-Za-z0-9]){identifier}(?![A-Za-z0-9])", text, re.IGNORECASE), (
+                name,
+                identifier,
+            )
+
+
+def test_external_report_shows_no_count_below_k_in_any_table_or_chart_label(external_report: Path) -> None:
+    texts = report_texts(external_report)
+
+    cells = [cell for name, text in texts.items() if name.endswith(".html") for cell in table_cells(text)]
+    labels = [label for name, text in texts.items() if name.endswith(".svg") for label in chart_labels(text)]
+
+    assert cells and labels
+    assert small_counts(cells, K) == []
+    assert small_counts(labels, K) == []
+    assert any(f"<{K}" in cell for cell in cells)  # the small counts are there, as <11
+
+
+def test_external_report_leaves_out_per_case_monitoring_and_says_why(external_report: Path) -> None:
+    page = (external_report / "index.html").read_text(encoding="utf-8")
+
+    assert not (external_report / "figures" / "surgeon-cusum.svg").exists()
+    assert "CUSUM and VLAD charts: not available." in page
+    assert re.search(r"\b20\d\d-\d\d-\d\d\b", without_data_uris(page)) is None  # no date finer than a month
+
+
+def test_pseudonyms_are_the_keyed_codes_and_stable_across_runs(
+    views_workdir: Path, external_report: Path, tmp_path: Path
+) -> None:
+    first = _pseudonyms((external_report / "tables" / "surgeons.html").read_text(encoding="utf-8"))
+
+    again = make_report(views_workdir, tmp_path / "again", "external", **{"privacy.pseudonym_key": KEY})
+    second = _pseudonyms((again / "tables" / "surgeons.html").read_text(encoding="utf-8"))
+
+    assert first == second == sorted(pseudonym(s, KEY.encode()) for s in SURGEON_IDS)
+
+
+@pytest.mark.parametrize("report", ["internal_report", "external_report"])
+def test_report_is_self_contained(report: str, request: pytest.FixtureRequest) -> None:
+    folder: Path = request.getfixturevalue(report)
+    page = (folder / "index.html").read_text(encoding="utf-8")
+
+    assert external_references(page) == []
+    sources = re.findall(r'<img[^>]*\ssrc="([^"]*)"', page)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert re.findall(r"<script[^>]*\ssrc=", page) == []
+    assert all(external_references(t) == [] for n, t in report_texts(folder).items() if n.startswith("tables/"))
+
+
+def test_external_report_without_a_key_fails_before_writing_anything(views_workdir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        make_report(views_workdir, tmp_path / "out", "external")
+
+    assert error.value.exit_code == EXIT_USAGE
+    assert "ECTOR_PRIVACY__PSEUDONYM_KEY" in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_without_any_view_names_the_command_to_run(tmp_path: Path) -> None:
+    with pytest.raises(MissingInputError, match="ector workflow surgeon"):
+        make_report(tmp_path / "empty", tmp_path / "out", "internal")
+
+
+def test_views_not_run_and_outcomes_not_available_are_said_and_never_shown_as_zero(partial_report: Path) -> None:
+    page = (partial_report / "index.html").read_text(encoding="utf-8")
+    surgeons = (partial_report / "tables" / "surgeons.html").read_text(encoding="utf-8")
+
+    assert (
+        "The site view: not available.</strong> workflow/site/summary.parquet does not exist: run `ector workflow site`"
+        in page
+    )
+    assert "The patient view: not available." in page
+    assert "Any complication: not available.</strong> not available: all null in the case mart" in page
+    assert "consolidate/summary.parquet does not exist: run `ector consolidate`" in page
+    assert "Any complication" not in surgeons and "Major complication" not in surgeons
+    assert not (partial_report / "figures" / "surgeon-funnel-complication_any.png").exists()
+
+
+def test_a_rerun_removes_the_files_the_previous_run_wrote_and_this_one_did_not(tmp_path: Path) -> None:
+    old = RenderedFigure("surgeon-cusum", b"\x89PNG", "<svg/>")
+    write_report(tmp_path, "<html></html>", [old], {"t": ("T", "<table></table>")})
+
+    written = write_report(tmp_path, "<html></html>", [], {}, previous=["figures/surgeon-cusum.png", "../escape.txt"])
+
+    assert written == ["index.html"]
+    assert not (tmp_path / "figures" / "surgeon-cusum.png").exists()
+    assert (tmp_path / "tables" / "t.html").exists()  # not in `previous`: left alone
