@@ -5,6 +5,8 @@ Heavy libraries (polars, connectorx, plotnine) are imported inside commands so `
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -79,13 +81,19 @@ def load(**overrides: Any) -> Settings:
     return load_settings(_globals.config, {"workdir": _globals.workdir, **overrides})
 
 
-def run(name: str, body: StageBody, settings: Settings, sections: tuple[str, ...]) -> None:
+def run(name: str, body: StageBody, settings: Settings, *, force: bool, **options: Any) -> None:
     from ector.pipeline import run_stage
 
-    run_stage(name, body, settings, settings_sections=sections)
+    # Options left at their defaults are not recorded, so `ector all` and a plain single command agree.
+    given = {key: value for key, value in options.items() if value is not None}
+    run_stage(name, body, settings, options=given, force=force)
 
 
-@app.command("config")
+_FORCE = Annotated[bool, typer.Option("--force", "-f", help="run even when inputs and settings are unchanged")]
+_FORMAT_HELP = "stream format for -o: arrow (default for pipes) | csv | json (NDJSON) | parquet"
+
+
+@app.command("config", rich_help_panel="Settings")
 def config_command() -> None:
     """Print the effective settings as YAML, every secret masked.
 
@@ -97,7 +105,7 @@ def config_command() -> None:
     typer.echo(yaml.safe_dump(settings.masked(), sort_keys=False), nl=False)
 
 
-@app.command("init")
+@app.command("init", rich_help_panel="Settings")
 def init_command(
     directory: Annotated[Path, typer.Argument(help="folder to write ector.yaml into")] = Path(),
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing ector.yaml")] = False,
@@ -117,7 +125,7 @@ def init_command(
     out.event(f"wrote {target}")
 
 
-@app.command("demo")
+@app.command("demo", rich_help_panel="Pipeline")
 def demo_command(
     out_path: Annotated[
         str, typer.Option("--out", "-o", help="SQLite file to write, or a folder ending in / for Parquet")
@@ -137,25 +145,45 @@ def demo_command(
     out.event(f"truth file: {result.truth_path}", stage="demo")
 
 
-@app.command("ingest")
+@app.command("ingest", rich_help_panel="Pipeline")
 def ingest_command(
     source: Annotated[str | None, typer.Option("--source", "-s", help="connectorx URI or Parquet folder")] = None,
     table: Annotated[
         list[str] | None, typer.Option("--table", "-t", help="ingest only this canonical table (repeatable)")
     ] = None,
+    force: _FORCE = False,
 ) -> None:
     """Read the Gold tables from a database or Parquet folder into <workdir>/ingest/.
 
     Example: ector ingest --source postgresql://ector@db.example/gold --table cases --table patients
     """
     from ector import stages
+    from ector.ingest.sources import local_fingerprint
+    from ector.pipeline import run_stage
 
     settings = load(**{"source.uri": source})
-    run("ingest", lambda context: stages.ingest(context, table), settings, ("source", "privacy"))
+    external = local_fingerprint(settings.source.uri) if settings.source.uri else None
+    run_stage(
+        "ingest",
+        lambda context: stages.ingest(context, table),
+        settings,
+        options={"tables": sorted(table)} if table else {},
+        force=force,
+        external_inputs=external,
+    )
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so staged files are removed and the lock released."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def main() -> None:
     """Run the CLI; turn every error into one readable line and the documented exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         code = app(standalone_mode=False)
     except typer.Abort:
@@ -169,12 +197,18 @@ def main() -> None:
         _show_traceback()
         out.error(exc.message, exc.hint)
         code = exc.exit_code
-    except BrokenPipeError:
-        # A reader downstream (`| head`) closed the pipe: that is how pipes end, not a failure.
-        _silence_stdout()
-        code = 0
-    except KeyboardInterrupt:
-        code = 130
+    except OSError as exc:
+        if not _is_broken_pipe(exc):
+            _show_traceback()
+            out.error(f"{type(exc).__name__}: {exc}", "check the file or device named above")
+            code = EXIT_FAILED
+        else:
+            # A reader downstream (`| head`) closed the pipe: that is how pipes end, not a failure.
+            _silence_stdout()
+            code = 0
+    except (KeyboardInterrupt, Terminated) as exc:
+        out.error("stopped by a signal; outputs published before it are intact", "rerun the command to finish")
+        code = 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         _show_traceback()
         out.error(f"unexpected error: {type(exc).__name__}: {exc}", "rerun with --debug and report it")
@@ -187,8 +221,17 @@ def _show_traceback() -> None:
         sys.stderr.write(redact(traceback.format_exc()))
 
 
+def _is_broken_pipe(exc: OSError) -> bool:
+    # Polars reports a closed pipe as a plain OSError carrying the OS message, not as BrokenPipeError.
+    return isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE or "os error 32" in str(exc)
+
+
 def _silence_stdout() -> None:
     import os
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+
+
+# The other commands live in their own modules; importing them registers them on `app`, in this order.
+from ector import cli_stages  # noqa: E402, F401

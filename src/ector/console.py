@@ -40,7 +40,11 @@ class Output:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=True, highlight=False, soft_wrap=False)
+            console = Console(stderr=True, highlight=False, soft_wrap=False)
+            # Logs of a cron job or CI are read wider than 80 columns; a terminal keeps its own width.
+            self._console = (
+                console if console.is_terminal else Console(stderr=True, highlight=False, soft_wrap=True, width=140)
+            )
         return self._console
 
     def enabled(self, level: Level) -> bool:

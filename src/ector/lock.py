@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ector.errors import LockedError
-from ector.workdir import now_iso
+from ector.workdir import TMP_MARK, now_iso
 
 LOCK_FILE = ".lock"
 _held: dict[Path, int] = {}  # work directory -> depth, so `ector all` and its stages share one lock
@@ -44,6 +44,7 @@ def workdir_lock(root: Path) -> Iterator[None]:
             ) from None
         os.ftruncate(descriptor, 0)
         os.write(descriptor, json.dumps({"pid": os.getpid(), "started": now_iso()}).encode())
+        _remove_orphaned_temporaries(root)
         _held[root] = 1
         try:
             yield
@@ -53,6 +54,13 @@ def workdir_lock(root: Path) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_UN)
     finally:
         os.close(descriptor)
+
+
+def _remove_orphaned_temporaries(root: Path) -> None:
+    """Delete temporary files a killed run left behind: with the lock held, no other run is writing them."""
+    for path in root.rglob(f".*{TMP_MARK}*"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
 
 
 def _describe_holder(descriptor: int) -> str:

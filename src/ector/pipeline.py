@@ -7,6 +7,7 @@ outputs atomically once all of them are written, and records the stage in the ma
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from ector import __version__
 from ector.console import out
 from ector.lock import workdir_lock
 from ector.settings import Engine, Settings
-from ector.workdir import WorkDir, file_fingerprint, now_iso
+from ector.workdir import WorkDir, file_fingerprint, now_iso, parquet_rows
 
 
 @dataclass
@@ -30,7 +31,7 @@ class StageContext:
     settings: Settings
     workdir: WorkDir
     staged: dict[str, Path] = field(default_factory=dict)
-    inputs: dict[str, str] = field(default_factory=dict)  # input name -> fingerprint
+    rows_in: dict[str, int] = field(default_factory=dict)  # input file -> its row count
     facts: dict[str, Any] = field(default_factory=dict)  # stage-specific totals for the manifest
     partial: bool = False  # the run rewrote only some outputs (ingest --table): keep the others
 
@@ -40,9 +41,9 @@ class StageContext:
         return self.settings.engine
 
     def read(self, relative: str, *, produced_by: str) -> pl.LazyFrame:
-        """Scan one input Parquet file of the work directory and remember its fingerprint."""
+        """Scan one input Parquet file of the work directory and remember its row count."""
         path = self.workdir.require(relative, produced_by=produced_by)
-        self.inputs[relative] = file_fingerprint(path)
+        self.rows_in[relative] = parquet_rows(path)
         return pl.scan_parquet(path)
 
     def sink(self, frames: dict[str, pl.LazyFrame]) -> dict[str, Path]:
@@ -59,47 +60,153 @@ class StageContext:
 StageBody = Callable[[StageContext], None]
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A stage of the chain: its name (also its output folder), settings it depends on, inputs it reads."""
+
+    name: str
+    sections: tuple[str, ...]  # settings sections whose change makes the stage stale
+    inputs: tuple[str, ...]  # glob patterns, relative to the work directory, of the files it reads
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", ("source", "privacy"), ()),
+    Stage("consolidate", ("consolidation",), ("ingest/*.parquet",)),
+    Stage("transform", ("analysis",), ("consolidate/*.parquet",)),
+    Stage("workflow/patient", ("analysis",), ("transform/cases.parquet",)),
+    Stage("workflow/surgeon", ("analysis",), ("transform/cases.parquet",)),
+    Stage("workflow/site", ("analysis",), ("transform/cases.parquet",)),
+    Stage(
+        "report",
+        ("analysis", "report", "privacy"),
+        ("workflow/*/*.parquet", "consolidate/summary.parquet", "consolidate/surgeons.parquet"),
+    ),
+)
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+
+
+def stage(name: str) -> Stage:
+    """The stage called `name`."""
+    for candidate in STAGES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
+
+
+def input_fingerprints(workdir: WorkDir, patterns: tuple[str, ...]) -> dict[str, str]:
+    """Fingerprints of every file matching the patterns, keyed by path relative to the work directory."""
+    found = {
+        path.relative_to(workdir.root).as_posix(): file_fingerprint(path)
+        for pattern in patterns
+        for path in workdir.root.glob(pattern)
+        if path.is_file() and not path.name.startswith(".")
+    }
+    return dict(sorted(found.items()))
+
+
+def settings_hash(settings: Settings, spec: Stage, options: dict[str, Any]) -> str:
+    """The hash of what the stage's result depends on besides its inputs: its settings sections and options."""
+    return settings.fingerprint(*spec.sections) + ":" + json.dumps(options, sort_keys=True, default=str)
+
+
+def staleness(
+    spec: Stage, settings: Settings, options: dict[str, Any], external: dict[str, str] | None = None
+) -> str | None:
+    """Why the stage must run (never run, settings changed, input changed, ...), or None when it is fresh."""
+    workdir = WorkDir(settings.workdir)
+    entry = workdir.read_manifest()["stages"].get(spec.name)
+    if entry is None:
+        return "never run"
+    if entry.get("state") != "done":
+        return "interrupted while publishing"
+    if entry.get("ector_version") != __version__:
+        return "ector version changed"
+    if entry.get("settings_hash") != settings_hash(settings, spec, options):
+        return "settings changed"
+    if spec.name == "ingest" and external is None:
+        return "the source is a database: always read"
+    current = external if external is not None else input_fingerprints(workdir, spec.inputs)
+    if entry.get("inputs") != current:
+        changed = sorted(
+            set(current) ^ set(entry.get("inputs", {}))
+            | {k for k in current if entry.get("inputs", {}).get(k) != current[k]}
+        )
+        return f"input changed: {changed[0]}" if changed else "inputs changed"
+    # Parquet outputs by the runner, and other files a stage lists itself (the report's HTML and figures).
+    expected = [workdir.output(relative) for relative in entry.get("outputs", {})]
+    if "files" in entry:
+        expected += [Path(entry["out_dir"]) / relative for relative in entry["files"]]
+    missing = [str(path) for path in expected if not path.is_file()]
+    if missing:
+        return f"output missing: {missing[0]}"
+    return None
+
+
 def run_stage(
-    name: str, body: StageBody, settings: Settings, *, settings_sections: tuple[str, ...] = ()
-) -> dict[str, int]:
-    """Run one stage: its body stages outputs, then they are published and the manifest records the run.
+    name: str,
+    body: StageBody,
+    settings: Settings,
+    *,
+    options: dict[str, Any] | None = None,
+    force: bool = True,
+    external_inputs: dict[str, str] | None = None,
+) -> bool:
+    """Run one stage unless it is fresh (and not forced); return whether it ran.
 
-    On any failure the staged files are removed and the previous outputs stay as they were.
+    The body stages outputs; they are published and the manifest records the run only when it succeeds. On any
+    failure the staged files are removed and the previous outputs stay as they were.
     """
+    spec = stage(name)
+    options = options or {}
     with workdir_lock(settings.workdir):
-        return _run_locked(name, body, settings, settings_sections)
+        if not force:
+            reason = staleness(spec, settings, options, external_inputs)
+            if reason is None:
+                out.event("fresh: inputs and settings unchanged, skipped (--force reruns it)", stage=name)
+                return False
+            out.event(f"stale: {reason}", stage=name, level="debug")
+        _run_locked(spec, body, settings, options, external_inputs)
+        return True
 
 
-def _run_locked(name: str, body: StageBody, settings: Settings, settings_sections: tuple[str, ...]) -> dict[str, int]:
+def _run_locked(
+    spec: Stage, body: StageBody, settings: Settings, options: dict[str, Any], external: dict[str, str] | None
+) -> None:
     workdir = WorkDir(settings.workdir)
     workdir.root.mkdir(parents=True, exist_ok=True)
-    context = StageContext(name=name, settings=settings, workdir=workdir)
+    inputs = external if external is not None else input_fingerprints(workdir, spec.inputs)
+    context = StageContext(name=spec.name, settings=settings, workdir=workdir)
     started, clock = now_iso(), time.perf_counter()
-    out.event("started", stage=name, level="debug")
+    out.event("started", stage=spec.name, level="debug")
     try:
         body(context)
     except BaseException:
         workdir.discard(context.staged)
         raise
+    seconds = time.perf_counter() - clock
+    entry = {
+        "started": started,
+        "ector_version": __version__,
+        "settings_hash": settings_hash(settings, spec, options),
+        "inputs": inputs,
+        "rows_in": sum(context.rows_in.values()),
+        **context.facts,
+    }
+    # The manifest says "publishing" while files are renamed into place: a run killed in between leaves a
+    # manifest that admits it, and the next run treats the stage as stale instead of trusting stale counts.
+    previous_outputs = workdir.read_manifest()["stages"].get(spec.name, {}).get("outputs", {})
+    workdir.record_stage(spec.name, {**entry, "state": "publishing", "outputs": previous_outputs})
     rows = workdir.publish_staged(context.staged)
     outputs = {relative: {"rows": n} for relative, n in rows.items()}
     if context.partial:
-        outputs = workdir.read_manifest()["stages"].get(name, {}).get("outputs", {}) | outputs
+        outputs = previous_outputs | outputs
     else:
-        workdir.remove_stale(name, keep=set(rows))
-    seconds = time.perf_counter() - clock
-    workdir.record_stage(
-        name,
-        {
-            "started": started,
-            "finished": now_iso(),
-            "seconds": round(seconds, 3),
-            "ector_version": __version__,
-            "settings_hash": settings.fingerprint(*settings_sections),
-            "inputs": context.inputs,
-            "outputs": dict(sorted(outputs.items())),
-            **context.facts,
-        },
-    )
-    out.event("done", stage=name, seconds=round(seconds, 2), outputs=len(rows))
-    return rows
+        workdir.remove_stale(spec.name, keep=set(rows))
+    entry |= {
+        "state": "done",
+        "finished": now_iso(),
+        "seconds": round(seconds, 3),
+        "outputs": dict(sorted(outputs.items())),
+    }
+    workdir.record_stage(spec.name, entry)
+    out.event("done", stage=spec.name, seconds=round(seconds, 2), outputs=len(rows), rows=sum(rows.values()))

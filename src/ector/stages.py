@@ -36,5 +36,5 @@ def ingest(context: StageContext, tables: list[str] | None = None) -> None:
             stage="ingest",
             level="warning",
         )
-    context.inputs["source"] = source.description
+    context.facts["source"] = source.description
     context.facts["absent_tables"] = plan.absent

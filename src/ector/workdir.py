@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ector.settings import Engine
 
 MANIFEST = "manifest.json"
-_TMP_MARK = ".tmp-"
+TMP_MARK = ".tmp-"  # temporary files are named .<target>.tmp-<pid>
 
 
 def now_iso() -> str:
@@ -31,7 +31,7 @@ def now_iso() -> str:
 
 def temporary_path(target: Path) -> Path:
     """A sibling of `target` that no reader looks for; same folder, so the final rename is atomic."""
-    return target.with_name(f".{target.name}{_TMP_MARK}{os.getpid()}")
+    return target.with_name(f".{target.name}{TMP_MARK}{os.getpid()}")
 
 
 def publish(tmp: Path, target: Path) -> None:
@@ -67,9 +67,16 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
 
 def parquet_rows(path: Path) -> int:
     """The row count of a Parquet file, from its footer (no data read)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return int(pq.ParquetFile(path).metadata.num_rows)
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(
+            f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]})",
+            "rerun the stage that writes it with --force",
+        ) from None
 
 
 def file_fingerprint(path: Path) -> str:

@@ -59,6 +59,20 @@ def open_source(uri: str, password: str | None = None, schema: str | None = None
     return DatabaseSource(_with_password(uri, password), schema=schema, partitions=partitions)
 
 
+def local_fingerprint(uri: str) -> dict[str, str] | None:
+    """Fingerprints of the files behind a SQLite or Parquet source; None for a database server (always read)."""
+    from ector.workdir import file_fingerprint
+
+    if "://" in uri:
+        if not uri.lower().startswith("sqlite://"):
+            return None
+        path = Path(unquote(uri.split("://", 1)[1]))
+    else:
+        path = Path(uri)
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path] if path.is_file() else []
+    return {str(f.resolve()): file_fingerprint(f) for f in files} or None
+
+
 def _with_password(uri: str, password: str | None) -> str:
     """The URI with `password` set in it, when one is given separately (ECTOR_SOURCE__PASSWORD)."""
     if not password:

@@ -1,0 +1,242 @@
+"""`ector all`, `status` and `show`: running the chain, seeing what it did, and looking at its tables."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ector.cli import _FORCE, app, load
+from ector.console import out
+from ector.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from ector.pipeline import StageBody
+    from ector.settings import Settings
+
+_GROUPS = {"workflow": ("workflow/patient", "workflow/surgeon", "workflow/site")}
+
+
+def stage_bodies(settings: Settings) -> dict[str, tuple[StageBody, dict[str, Any]]]:
+    """Each stage's body and options as `ector all` runs it: the single commands' defaults."""
+    from ector import stages
+    from ector.consolidate.stage import consolidate_stage
+    from ector.report.stage import report_stage
+    from ector.transform.stage import transform_stage
+    from ector.workflows.stage import workflow_stage
+
+    audience = settings.report.audience
+    return {
+        "ingest": (lambda c: stages.ingest(c, None), {}),
+        "consolidate": (consolidate_stage, {}),
+        "transform": (lambda c: transform_stage(c), {}),
+        "workflow/patient": (lambda c: workflow_stage(c, "patient"), {}),
+        "workflow/surgeon": (lambda c: workflow_stage(c, "surgeon"), {}),
+        "workflow/site": (lambda c: workflow_stage(c, "site"), {}),
+        "report": (lambda c: report_stage(c, audience, None), {"audience": audience}),
+    }
+
+
+def chain_slice(first: str | None, last: str | None) -> list[str]:
+    """The stage names from `first` to `last` inclusive (`workflow` stands for the three views)."""
+    from ector.pipeline import STAGE_NAMES
+
+    names = list(STAGE_NAMES)
+
+    def position(name: str, pick: int) -> int:
+        members = _GROUPS.get(name, (name,))
+        if members[0] not in names:
+            choices = ", ".join(dict.fromkeys(n.split("/")[0] for n in names))
+            raise ConfigError(f"unknown stage {name!r}", f"stages: {choices}")
+        return names.index(members[pick])
+
+    start = position(first, 0) if first else 0
+    stop = position(last, -1) if last else len(names) - 1
+    if start > stop:
+        raise ConfigError(f"--from {first} comes after --to {last}", "give the stages in pipeline order")
+    return names[start : stop + 1]
+
+
+@app.command("all", rich_help_panel="Pipeline")
+def all_command(
+    source: Annotated[str | None, typer.Option("--source", "-s", help="connectorx URI or Parquet folder")] = None,
+    first: Annotated[str | None, typer.Option("--from", help="first stage to run (e.g. transform)")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="last stage to run (e.g. workflow)")] = None,
+    force: _FORCE = False,
+) -> None:
+    """Run every stage in order, skipping those whose inputs and settings are unchanged.
+
+    Example: ector all --source demo/gold.sqlite && open ector-work/report/index.html
+    """
+    from ector.ingest.sources import local_fingerprint
+    from ector.lock import workdir_lock
+    from ector.pipeline import run_stage
+
+    settings = load(**{"source.uri": source})
+    names = chain_slice(first, last)
+    bodies = stage_bodies(settings)
+    ran: list[tuple[str, str, float]] = []
+    with workdir_lock(settings.workdir):
+        for name in names:
+            body, options = bodies[name]
+            external = None
+            if name == "ingest" and settings.source.uri:
+                external = local_fingerprint(settings.source.uri)
+            clock = time.perf_counter()
+            did_run = run_stage(name, body, settings, options=options, force=force, external_inputs=external)
+            ran.append((name, "ran" if did_run else "fresh, skipped", time.perf_counter() - clock))
+    _closing_summary(ran)
+    if "report" in names:
+        out.event(f"report: {settings.workdir / 'report' / 'index.html'}")
+
+
+def _closing_summary(ran: list[tuple[str, str, float]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="ector all", title_justify="left")
+    for column in ("stage", "result", "seconds"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for name, result, seconds in ran:
+        table.add_row(name, result, f"{seconds:.2f}")
+    out.table(table)
+    if out.log_format == "json":
+        out.event("all done", stages=len(ran), ran=sum(r == "ran" for _, r, _ in ran))
+
+
+@app.command("status", rich_help_panel="Work directory")
+def status_command(
+    source: Annotated[
+        str | None, typer.Option("--source", "-s", help="the source `ector all --source` was given, if any")
+    ] = None,
+) -> None:
+    """Show what each stage last did: when, how long, rows in and out, quarantined, fresh or stale and why.
+
+    Example: ector status
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from ector.pipeline import STAGES, staleness
+    from ector.workdir import WorkDir
+
+    settings = load(**{"source.uri": source})
+    manifest = WorkDir(settings.workdir).read_manifest()
+    bodies_options = {"report": {"audience": settings.report.audience}}
+    table = Table(title=f"work directory {settings.workdir}", title_justify="left")
+    for column in ("stage", "last run", "seconds", "rows in", "rows out", "quarantined", "state"):
+        table.add_column(
+            column, justify="right" if column in ("seconds", "rows in", "rows out", "quarantined") else "left"
+        )
+    for spec in STAGES:
+        entry = manifest["stages"].get(spec.name)
+        external = _ingest_fingerprint(settings) if spec.name == "ingest" else None
+        reason = staleness(spec, settings, bodies_options.get(spec.name, {}), external)
+        state = "fresh" if reason is None else f"stale: {reason}"
+        if entry is None:
+            table.add_row(spec.name, "-", "-", "-", "-", "-", state)
+            continue
+        rows_out = sum(o.get("rows", 0) for o in entry.get("outputs", {}).values())
+        quarantined = (
+            sum(t.get("quarantined", 0) for t in entry.get("tables", {}).values()) if "tables" in entry else None
+        )
+        table.add_row(
+            spec.name,
+            entry.get("finished", "?"),
+            f"{entry.get('seconds', 0):.1f}",
+            f"{entry.get('rows_in', 0):,}",
+            f"{rows_out:,}",
+            "-" if quarantined is None else f"{quarantined:,}",
+            state,
+        )
+    Console(width=160).print(table)
+
+
+def _ingest_fingerprint(settings: Settings) -> dict[str, str] | None:
+    from ector.ingest.sources import local_fingerprint
+
+    return local_fingerprint(settings.source.uri) if settings.source.uri else None
+
+
+@app.command("show", rich_help_panel="Work directory")
+def show_command(
+    target: Annotated[str, typer.Argument(help="STAGE/TABLE, e.g. consolidate/summary or workflow/surgeon/funnel")],
+    where: Annotated[str | None, typer.Option("--where", help="SQL condition over the table's columns")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", help="comma-separated columns to show")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0, help="at most N rows")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="table | csv | json | arrow | parquet (default: table on a terminal)")
+    ] = None,
+) -> None:
+    """Print a table of the work directory: a Rich table on a terminal, CSV into a pipe.
+
+    Example: ector show workflow/surgeon/funnel --where "flag <> 'as_expected'" --columns unit_id,outcome,flag
+    """
+    import polars as pl
+
+    from ector.transform.filters import where as where_filter
+
+    settings = load()
+    path = _table_path(settings.workdir, target)
+    frame = pl.scan_parquet(path)
+    names = frame.collect_schema().names()
+    if where:
+        frame = where_filter(frame, where, names)
+    if columns:
+        chosen = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in chosen if c not in names]
+        if unknown:
+            raise ConfigError(f"{target} has no column {unknown[0]!r}", f"columns: {', '.join(names)}")
+        frame = frame.select(chosen)
+    if limit is not None:
+        frame = frame.head(limit)
+    try:
+        result = frame.collect(engine=settings.engine)
+    except pl.exceptions.ComputeError as exc:
+        raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}", "rerun the stage with --force") from None
+    chosen_format = fmt or ("table" if sys.stdout.isatty() else "csv")
+    if chosen_format == "table":
+        _print_rich(result, target)
+        return
+    from ector.pipes import check_format, write_stream
+
+    write_stream(result, check_format(chosen_format), sys.stdout.buffer)
+
+
+def _table_path(workdir: Path, target: str) -> Path:
+    """The Parquet file STAGE/TABLE names, refusing anything outside the work directory."""
+    root = workdir.resolve()
+    relative = target.removesuffix(".parquet") + ".parquet"
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or Path(target).is_absolute():
+        raise ConfigError(
+            f"{target!r} is outside the work directory", "name a table as STAGE/TABLE, e.g. transform/cases"
+        )
+    if not path.is_file():
+        available = sorted(
+            p.relative_to(root).with_suffix("").as_posix()
+            for p in root.rglob("*.parquet")
+            if not p.name.startswith(".")
+        )
+        hint = (
+            f"tables: {', '.join(available[:12])}" + (" ..." if len(available) > 12 else "")
+            if available
+            else ("run `ector all` first")
+        )
+        raise ConfigError(f"no table {target!r} in {workdir}", hint)
+    return path
+
+
+def _print_rich(frame: Any, title: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{title} ({frame.height:,} rows)", title_justify="left")
+    for name in frame.columns:
+        table.add_column(escape(name), overflow="fold", max_width=60)
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else escape(str(v)) for v in row))
+    Console().print(table)
