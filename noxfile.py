@@ -45,7 +45,7 @@ def demo(session: nox.Session) -> None:
     session.install("-e", ".")
     workdir = session.create_tmp()
     session.run("ector", "demo", "--out", f"{workdir}/gold.sqlite", "--cases", "20000")
-    session.run("ector", "--workdir", f"{workdir}/work", "ingest", "--source", f"{workdir}/gold.sqlite")
+    session.run("ector", "--workdir", f"{workdir}/work", "all", "--source", f"{workdir}/gold.sqlite")
 
 
 @nox.session

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measure import Measurement, measure, table  # noqa: E402
+from measure import Measurement, measure, table
 
 TABLES = ("sites", "surgeons", "patients", "cases", "complications", "encounters")
 
@@ -48,8 +48,10 @@ def main() -> None:
     print(table([ector, pandas], "ector ingest"))
     speedup = pandas.seconds / ector.seconds
     print(f"\nspeed-up over pandas: {speedup:.1f}x (target >= 3x)")
-    print(f"Arrow size of the data: {arrow_mb:.0f} MB; ector peak {ector.peak_mb:.0f} MB = "
-          f"{ector.peak_mb / arrow_mb:.2f}x (target <= 2x)")
+    print(
+        f"Arrow size of the data: {arrow_mb:.0f} MB; ector peak {ector.peak_mb:.0f} MB = "
+        f"{ector.peak_mb / arrow_mb:.2f}x (target <= 2x)"
+    )
     save(args.cases, [ector, pandas], arrow_mb)
 
 

@@ -112,9 +112,7 @@ def test_row_breaking_two_rules_lists_both_in_order() -> None:
 
     outcome = run(tables)
 
-    assert outcome.quarantined("cases") == {
-        "C1": [rules.ASA_OUT_OF_RANGE, rules.MISSING_REQUIRED, rules.UNMAPPED_CODE]
-    }
+    assert outcome.quarantined("cases") == {"C1": [rules.ASA_OUT_OF_RANGE, rules.MISSING_REQUIRED, rules.UNMAPPED_CODE]}
     assert outcome.reason("cases", "C1") == (
         "asa_out_of_range: asa_class 9; missing_required: surgery_start; unmapped_code: approach 'keyhole'"
     )
