@@ -30,7 +30,7 @@ OTHER_KEY = "another-report-key-9876543210"
 
 
 def case_mart(seed: int = 11, *, without: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Return a case mart (docs/case-mart-spec.md columns the views read), sorted by surgery_start, case_id."""
+    """Return a case mart (docs/data-dictionary.md columns the views read), sorted by surgery_start, case_id."""
     rng = np.random.default_rng(seed)
     counts = [6 if s == TINY else 160 for s in SURGEON_IDS]
     surgeon = np.repeat(np.array(SURGEON_IDS), counts)

@@ -1,4 +1,4 @@
-"""Synthetic case marts (docs/case-mart-spec.md) with planted effects, for the workflow tests and benchmark.
+"""Synthetic case marts (docs/data-dictionary.md) with planted effects, for the workflow tests and benchmark.
 
 Outcomes are drawn from logistic risks of ASA, urgency and age, so indirect standardisation over the default
 strata is (nearly) calibrated and a clean surgeon is "as expected" by construction. Vectorised with numpy

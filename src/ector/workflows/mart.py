@@ -1,6 +1,6 @@
 """The case mart as the workflows read it: columns, outcomes, periods, and which inputs are available.
 
-The mart (docs/case-mart-spec.md) is written by `ector transform`, or arrives on stdin from any tool. Columns
+The mart (docs/data-dictionary.md) is written by `ector transform`, or arrives on stdin from any tool. Columns
 the spec marks as coming from optional tables may be missing from a foreign mart: they are added as typed
 nulls, so "absent" and "all null" mean the same thing downstream ("not available", never zero).
 """
@@ -110,7 +110,7 @@ def conform_mart(mart: pl.LazyFrame, period: Period) -> pl.LazyFrame:
     if missing:
         raise ContractError(
             f"the case mart lacks required column(s) {', '.join(missing)}",
-            "the case mart is written by `ector transform` (docs/case-mart-spec.md)",
+            "the case mart is written by `ector transform` (docs/data-dictionary.md)",
         )
     added = [pl.lit(None, dtype).alias(name) for name, dtype in OPTIONAL.items() if name not in names]
     if "surgery_date" not in names:
