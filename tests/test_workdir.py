@@ -33,6 +33,7 @@ def test_a_failing_plan_publishes_nothing_and_keeps_the_previous_file(tmp_path: 
 
     assert pl.read_parquet(tmp_path / "ingest" / "a.parquet")["x"].to_list() == [1, 2, 3]
     assert sorted(os.listdir(tmp_path / "ingest")) == ["a.parquet"]
+    assert sorted(os.listdir(tmp_path)) == ["ingest"]  # no staging folder left
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ector.errors import LockedError
-from ector.workdir import TMP_MARK, now_iso
+from ector.workdir import STAGING_PREFIX, TMP_MARK, now_iso
 
 LOCK_FILE = ".lock"
 _held: dict[Path, int] = {}  # work directory -> depth, so `ector all` and its stages share one lock
@@ -61,6 +62,8 @@ def _remove_orphaned_temporaries(root: Path) -> None:
     for path in root.rglob(f".*{TMP_MARK}*"):
         if path.is_file():
             path.unlink(missing_ok=True)
+    for folder in root.glob(f"{STAGING_PREFIX}*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _describe_holder(descriptor: int) -> str:

@@ -209,4 +209,7 @@ def _run_locked(
         "outputs": dict(sorted(outputs.items())),
     }
     workdir.record_stage(spec.name, entry)
-    out.event("done", stage=spec.name, seconds=round(seconds, 2), outputs=len(rows), rows=sum(rows.values()))
+    files = len(rows) + len(context.facts.get("files", []))  # Parquet tables, plus the report's own files
+    out.event(
+        "done", stage=spec.name, seconds=round(seconds, 2), files=files, rows=sum(rows.values()) if rows else None
+    )

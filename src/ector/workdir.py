@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 TMP_MARK = ".tmp-"  # temporary files are named .<target>.tmp-<pid>
+STAGING_PREFIX = ".staging-"  # a run's unpublished stage outputs live in <workdir>/.staging-<pid>/
 
 
 def now_iso() -> str:
@@ -139,16 +141,20 @@ class WorkDir:
         staged = self.stage_frames(frames, engine)
         return self.publish_staged(staged)
 
+    @property
+    def staging_dir(self) -> Path:
+        """This process's private folder for outputs not yet published (same filesystem: renames are atomic)."""
+        return self.root / f"{STAGING_PREFIX}{os.getpid()}"
+
     def stage_frames(self, frames: dict[str, pl.LazyFrame], engine: Engine) -> dict[str, Path]:
-        """Sink every frame to a temporary file beside its target; nothing is published yet."""
+        """Sink every frame to a file in the staging folder; nothing is published yet."""
         import polars as pl
 
         staged: dict[str, Path] = {}
         sinks = []
         for relative, frame in frames.items():
-            target = self.output(relative)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = temporary_path(target)
+            tmp = self.staging_dir / relative
+            tmp.parent.mkdir(parents=True, exist_ok=True)
             staged[relative] = tmp
             sinks.append(frame.sink_parquet(tmp, lazy=True))
         try:
@@ -165,7 +171,10 @@ class WorkDir:
         """Rename staged files into place and return their row counts."""
         rows = {relative: parquet_rows(tmp) for relative, tmp in staged.items()}
         for relative, tmp in staged.items():
-            publish(tmp, self.output(relative))
+            target = self.output(relative)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            publish(tmp, target)
+        shutil.rmtree(self.staging_dir, ignore_errors=True)  # now empty
         return rows
 
     def remove_stale(self, stage: str, keep: set[str]) -> None:
@@ -177,5 +186,11 @@ class WorkDir:
 
     @staticmethod
     def discard(staged: dict[str, Path]) -> None:
+        """Remove staged files, and their staging folder: when one sink fails, polars may still be finishing
+        another, and a file it creates in a folder that no longer exists is never created at all."""
+        folders = {tmp.parents[len(Path(relative).parts) - 1] for relative, tmp in staged.items()}
         for tmp in staged.values():
             tmp.unlink(missing_ok=True)
+        for folder in folders:
+            if folder.name.startswith(STAGING_PREFIX):
+                shutil.rmtree(folder, ignore_errors=True)

@@ -93,7 +93,7 @@ def test_sigkill_at_any_point_leaves_readable_outputs_and_the_rerun_completes(
     code, stderr = _finish(_start_all(demo_gold, workdir))
     assert code == 0, stderr
     assert_consistent(workdir)
-    assert not [p for p in workdir.rglob(".*.tmp-*")], "temporary files left behind"
+    assert not [*workdir.rglob(".*.tmp-*"), *workdir.glob(".staging-*")], "temporary files left behind"
     for relative in ("consolidate/summary.parquet", "transform/cases.parquet", "workflow/surgeon/funnel.parquet"):
         assert_frame_equal(pl.read_parquet(workdir / relative), pl.read_parquet(reference / relative))
 
@@ -109,7 +109,7 @@ def test_sigterm_stops_cleanly_and_releases_the_lock(demo_gold: Path, tmp_path: 
     if code == 143:
         assert "stopped by a signal" in stderr
         assert "Traceback" not in stderr
-    assert not [p for p in workdir.rglob(".*.tmp-*")]
+    assert not [*workdir.rglob(".*.tmp-*"), *workdir.glob(".staging-*")]
     assert_consistent(workdir)
     code, stderr = _finish(_start_all(demo_gold, workdir))
     assert code == 0, stderr
