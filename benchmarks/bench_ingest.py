@@ -36,7 +36,7 @@ def main() -> None:
 
     ector = measure(
         "ector ingest",
-        f"from ector.cli import main\nsys.argv = ['ector', '-q', '-w', {str(work)!r}, 'ingest', '-s', {uri!r}]\n"
+        f"from ector.cli import main\nsys.argv = ['ector', '-q', '-w', {str(work)!r}, 'ingest', '--force', '-s', {uri!r}]\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code",
     )
     pandas = measure(

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 from ector.errors import ConfigError, SourceError, redact
 
@@ -21,6 +23,8 @@ from ector.errors import ConfigError, SourceError, redact
 _DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
 _CONNECT_TIMEOUT_S = 5.0
 _PARTITION_COLUMN = "__ector_partition"
+_BATCH_ROWS = 65_536  # rows per Arrow batch: large enough to amortise, small enough to stream
+BatchSource = Callable[[list[str] | None, pl.Expr | None, int | None, int | None], Iterator[pl.DataFrame]]
 # Per database: an integer expression spreading rows evenly, to split a read into `partition_num` queries.
 # connectorx partitions on an integer column; Gold keys are text, so each dialect hashes the key.
 _PARTITION_EXPRESSIONS = {
@@ -149,16 +153,47 @@ class DatabaseSource:
             raise
 
     def read(self, table: str, columns: list[str], key: str) -> pl.LazyFrame:
+        """A streaming scan of the table: rows arrive from connectorx in Arrow batches, so the runner's sink
+        writes them out as they come and a table never has to fit in memory at once."""
         self.check_reachable()
         select = ", ".join(columns)
         query = f"SELECT {select} FROM {self._qualified(table)}"
+        schema = self._query(f"{query} WHERE 1 = 0").schema
+        partitioning: dict[str, Any] = {}
         expression = _PARTITION_EXPRESSIONS.get(self.scheme)
         if self.partitions > 1 and expression is not None:
             bucket = expression.format(key=key)
             query = f"SELECT {bucket} AS {_PARTITION_COLUMN}, {select} FROM {self._qualified(table)}"
-            frame = self._query(query, partition_on=_PARTITION_COLUMN, partition_num=self.partitions)
-            return frame.drop(_PARTITION_COLUMN).lazy()
-        return self._query(query).lazy()
+            partitioning = {"partition_on": _PARTITION_COLUMN, "partition_num": self.partitions}
+        return register_io_source(
+            self._batches(query, schema, partitioning), schema=schema, explain_name=f"connectorx {table}"
+        )
+
+    def _batches(self, query: str, schema: pl.Schema, partitioning: dict[str, Any]) -> BatchSource:
+        def generate(
+            with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
+        ) -> Iterator[pl.DataFrame]:
+            import connectorx
+
+            os.environ.setdefault("RUST_LOG", "off")
+            try:
+                reader = connectorx.read_sql(
+                    self.uri, query, return_type="arrow_stream", batch_size=_BATCH_ROWS, **partitioning
+                )
+                for batch in reader:
+                    frame = pl.DataFrame(pl.from_arrow(batch)).select(list(schema))
+                    # A batch of all-null values comes back typed Null: give it the declared type.
+                    frame = frame.cast({c: t for c, t in schema.items() if frame.schema[c] != t})
+                    if predicate is not None:
+                        frame = frame.filter(predicate)
+                    if with_columns is not None:
+                        frame = frame.select(with_columns)
+                    yield frame
+            except Exception as exc:  # connectorx raises RuntimeError for everything; keep its text, minus secrets
+                message = redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
+                raise SourceError(f"reading {self.description} failed: {message}") from None
+
+        return generate
 
     def _query(self, query: str, partition_on: str | None = None, partition_num: int | None = None) -> pl.DataFrame:
         # connectorx's Rust logger writes connection retries straight to stderr unless told not to.
