@@ -102,3 +102,10 @@ def test_configuration_reference_in_docs_is_current() -> None:
 
     document = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert refresh_reference(document) == document, "docs are stale: run `python -m ector.template`"
+
+
+def test_code_map_reference_in_docs_is_current() -> None:
+    from ector.consolidate.reference import refresh
+
+    document = (Path(__file__).parents[1] / "docs" / "consolidation.md").read_text(encoding="utf-8")
+    assert refresh(document) == document, "docs are stale: run `python -m ector.consolidate.reference`"
