@@ -1,15 +1,20 @@
 """The case mart agrees row by row with an independent DuckDB SQL computation (tests/transform/duckdb_reference.py).
 
 Input: random consolidated-shaped tables (tests/transform/synthetic.py) with the edge cases planted at random,
-so the test depends neither on the demo generator nor on consolidation.
+independent of the demo generator and of consolidation; and, end to end, demo data through the whole chain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from tests.transform.duckdb_reference import duckdb_mart
+from tests.conftest import CliResult
+from tests.transform.duckdb_reference import duckdb_mart, reference_sql, register_parquet
 from tests.transform.synthetic import synthetic_gold
 
 from ector.settings import AnalysisSettings
@@ -45,3 +50,25 @@ def test_synthetic_input_exercises_every_outcome() -> None:
     assert ours["operative_minutes"].null_count() > 0
     assert ours["surgery_start"].is_duplicated().any()
     assert (ours["surgery_date"].dt.month() == 12).any()
+
+
+def test_demo_mart_agrees_with_duckdb(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    """The whole chain on demo data: ector demo, ingest, consolidate, transform; DuckDB over consolidate/."""
+    work = str(tmp_path / "work")
+    gold = str(tmp_path / "gold.sqlite")
+    for args in (
+        ("demo", "--out", gold, "--cases", "3000", "--seed", "3"),
+        ("-w", work, "ingest", "--source", gold),
+        ("-w", work, "consolidate"),
+        ("-w", work, "transform"),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 0, result.output
+    ours = pl.read_parquet(tmp_path / "work" / "transform" / "cases.parquet")
+    analysis = AnalysisSettings()
+    with duckdb.connect() as db:
+        register_parquet(db, tmp_path / "work" / "consolidate")
+        reference = db.sql(reference_sql(analysis.outcome_window_days, analysis.risk_strata)).pl()
+    reference = reference.select(pl.col(name).cast(dtype) for name, dtype in MART_SCHEMA.items())
+    assert ours.height > 2500
+    assert_frame_equal(ours, reference, check_exact=False, rel_tol=1e-9, abs_tol=1e-12)
