@@ -36,7 +36,8 @@ def main() -> None:
 
     ector = measure(
         "ector ingest",
-        f"from ector.cli import main\nsys.argv = ['ector', '-q', '-w', {str(work)!r}, 'ingest', '--force', '-s', {uri!r}]\n"
+        "from ector.cli import main\n"
+        f"sys.argv = ['ector', '-q', '-w', {str(work)!r}, 'ingest', '--force', '-s', {uri!r}]\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code",
     )
     pandas = measure(
