@@ -3,9 +3,14 @@
     python benchmarks/bench_consolidate.py --ingest WORKDIR/ingest        # an ingest folder (from `ector ingest`)
     python benchmarks/bench_consolidate.py --generate 10000000            # synthetic ingest-shaped data
 
+    python benchmarks/bench_consolidate.py --ingest DIR --ooc-budget 1000 --unsorted  # + spilling, + no sort
+
 The floor is `pl.scan_parquet(...).collect()` of every ingested file: what merely holding the input in memory
-costs. Consolidation runs through the real stage body and runner (`run_stage`), which stream every output to
-Parquet in one pass. Each measurement runs in its own process, so peak RSS (`ru_maxrss`) is its own.
+costs. Consolidation runs through the real stage body and runner (`run_stage`), table by table, each output
+streamed to Parquet, clean tables sorted by key (the sort holds a table in memory). `--ooc-budget` measures it
+again under Polars' out-of-core memory budget (spilling), `--unsorted` without the sort. Each measurement runs
+in its own process, so its peak RSS (`ru_maxrss`) and CPU time are its own. On a shared machine, read wall
+time next to CPU time.
 Synthetic data has the six tables (patients = cases / 2, complications = cases / 10, encounters = cases / 5)
 with ~1% re-sent duplicates, ~0.5% lower-case key variants and a few orphans; columns have ingest dtypes.
 """
@@ -26,8 +31,9 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 {body}
 seconds = time.perf_counter() - t0
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({{"seconds": seconds, "peak_mb": peak_mb, **extra}}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu = usage.ru_utime + usage.ru_stime
+print(json.dumps({{"seconds": seconds, "cpu_seconds": cpu, "peak_mb": usage.ru_maxrss / 1024, **extra}}))
 """
 
 _FLOOR = """
@@ -188,7 +194,10 @@ def main() -> None:
     source.add_argument("--generate", type=int, metavar="CASES", help="generate synthetic data with this many cases")
     parser.add_argument("--engine", default="auto", help="settings.engine for the consolidation run")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it (default: a temp folder)")
-    parser.add_argument("--unsorted", action="store_true", help="also measure with clean tables left unsorted")
+    parser.add_argument("--unsorted", action="store_true", help="also measure with the clean tables left unsorted")
+    parser.add_argument(
+        "--ooc-budget", type=int, metavar="MB", help="also measure under POLARS_OOC_MEMORY_BUDGET_MB=MB (spilling)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ector-bench-") as scratch:
@@ -205,18 +214,33 @@ def main() -> None:
             (ingest / file.name).symlink_to(file.resolve())
 
         floor = measure(_FLOOR.format(folder=str(folder)))
-        runs = {"consolidate (stage)": measure(_STAGE.format(workdir=str(workdir), engine=args.engine, sort=True))}
+        variants = {"consolidate (stage)": (True, None)}
+        if args.ooc_budget:
+            variants[f"  ooc budget {args.ooc_budget} MB"] = (True, args.ooc_budget)
         if args.unsorted:
-            label = "consolidate, clean unsorted"
-            runs[label] = measure(_STAGE.format(workdir=str(workdir), engine=args.engine, sort=False))
+            variants["  clean left unsorted"] = (False, None)
+        runs = {
+            label: measure(
+                _STAGE.format(workdir=str(workdir), engine=args.engine, sort=sort),
+                env={"POLARS_OOC_MEMORY_BUDGET_MB": str(budget)} if budget else None,
+            )
+            for label, (sort, budget) in variants.items()
+        }
         size_mb = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 2**20
 
     print(f"input: {floor['rows']:,.0f} rows, {size_mb:,.0f} MB of Parquet, {floor['in_memory_mb']:,.0f} MB in memory")
-    print(f"{'':<30}{'seconds':>9}{'peak MB':>9}{'time x floor':>14}{'peak x floor':>14}")
-    print(f"{'floor (read once, collect)':<30}{floor['seconds']:>9.2f}{floor['peak_mb']:>9.0f}")
+    print(
+        f"{'':<32}{'seconds':>9}{'cpu s':>8}{'peak MB':>9}{'time x floor':>14}{'peak x floor':>14}{'peak x data':>13}"
+    )
+    floor_row = f"{floor['seconds']:>9.2f}{floor['cpu_seconds']:>8.1f}{floor['peak_mb']:>9.0f}"
+    print(f"{'floor (read once, collect)':<32}{floor_row}")
     for label, run in runs.items():
-        time_ratio, peak_ratio = run["seconds"] / floor["seconds"], run["peak_mb"] / floor["peak_mb"]
-        print(f"{label:<30}{run['seconds']:>9.2f}{run['peak_mb']:>9.0f}{time_ratio:>14.1f}{peak_ratio:>14.2f}")
+        ratios = (run["seconds"] / floor["seconds"], run["peak_mb"] / floor["peak_mb"])
+        data = run["peak_mb"] / floor["in_memory_mb"]
+        print(
+            f"{label:<32}{run['seconds']:>9.2f}{run['cpu_seconds']:>8.1f}{run['peak_mb']:>9.0f}"
+            f"{ratios[0]:>14.1f}{ratios[1]:>14.2f}{data:>13.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -84,13 +84,6 @@ class Outcome:
 
 
 def run(tables: dict[str, pl.DataFrame], run_date: date = RUN_DATE, **settings: Any) -> Outcome:
-    """Consolidate `tables` with `settings` (consolidation settings) and collect everything in one pass."""
+    """Consolidate `tables` with `settings` (consolidation settings)."""
     result = consolidate({k: v.lazy() for k, v in tables.items()}, ConsolidationSettings(**settings), run_date)
-    names = list(result.clean)
-    frames = pl.collect_all([*result.clean.values(), *result.quarantine.values(), result.summary])
-    count = len(names)
-    return Outcome(
-        clean=dict(zip(names, frames[:count], strict=True)),
-        quarantine=dict(zip(names, frames[count : 2 * count], strict=True)),
-        summary=frames[-1],
-    )
+    return Outcome(clean=result.clean, quarantine=result.quarantine, summary=result.summary)

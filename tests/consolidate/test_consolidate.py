@@ -8,6 +8,8 @@ import polars as pl
 import pytest
 
 from ector.consolidate import consolidate, rules
+from ector.consolidate.consolidation import Consolidator
+from ector.consolidate.deduplicate import repeated_keys
 from ector.consolidate.summary import SCHEMA, table_totals
 from ector.contract import TABLES
 from ector.errors import ContractError
@@ -109,12 +111,17 @@ def test_cases_are_mandatory() -> None:
         consolidate({"sites": gold("sites")["sites"].lazy()}, ConsolidationSettings(), RUN_DATE)
 
 
-def test_consolidation_returns_plans_and_reads_no_data() -> None:
-    # A plan that fails when its data is read: building the consolidation must not read it.
+def test_a_table_step_returns_plans_and_reads_no_data() -> None:
+    # A plan that fails when its data is read: building a table's consolidation must not read it.
     failing = gold("cases")["cases"].lazy().with_columns(pl.col("procedure_family").cast(pl.Int64, strict=True))
+    consolidator = Consolidator.from_settings(ConsolidationSettings(), RUN_DATE)
+    cases = TABLES["cases"]
+    repeated = repeated_keys(failing, cases)
 
-    result = consolidate({"cases": failing}, ConsolidationSettings(), RUN_DATE)
+    result = consolidator.table(
+        cases, failing, repeated=repeated, duplicates=consolidator.duplicates(cases, failing, repeated), statuses={}
+    )
 
-    assert isinstance(result.clean["cases"], pl.LazyFrame)
+    assert isinstance(result.clean, pl.LazyFrame)
     with pytest.raises(pl.exceptions.InvalidOperationError):
-        result.clean["cases"].collect()
+        result.clean.collect()

@@ -7,7 +7,9 @@ come from small pools so duplicates, variants, matches and orphans all occur.
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -15,10 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ector.consolidate.quarantine import ordered
+from ector.consolidate.stage import consolidate_stage
 from ector.consolidate.summary import table_totals
 from ector.contract import TABLES, Column, Table
 from ector.ingest.canonical import ingest_dtype
-from tests.consolidate.frames import run
+from ector.pipeline import run_stage
+from ector.settings import load_settings
+from tests.consolidate.frames import RUN_DATE, run
 
 _NEAR_MISSES = [
     "",
@@ -124,6 +130,30 @@ def _check(tables: dict[str, pl.DataFrame]) -> None:
             assert clean[column].null_count() == 0, (name, column)
 
 
+def _stage_agrees_with_library(tables: dict[str, pl.DataFrame]) -> None:
+    """The stage (table by table, through files) writes what the library function's single plan computes."""
+    expected = run(tables)
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
+        (workdir / "ingest").mkdir()
+        for name, frame in tables.items():
+            frame.write_parquet(workdir / "ingest" / f"{name}.parquet")
+        overrides = {
+            "workdir": workdir,
+            "consolidation.run_date": RUN_DATE.isoformat(),
+            "consolidation.max_quarantine_fraction": 1.0,
+        }
+        run_stage("consolidate", consolidate_stage, load_settings(overrides=overrides))
+        folder = workdir / "consolidate"
+        assert pl.read_parquet(folder / "summary.parquet").equals(expected.summary)
+        for name in tables:
+            key = TABLES[name].key
+            clean = pl.read_parquet(folder / f"{name}.parquet")
+            assert clean.sort(key).equals(expected.clean[name]), name
+            quarantine = pl.read_parquet(folder / "quarantine" / f"{name}.parquet")
+            assert quarantine.equals(ordered(expected.quarantine[name].lazy(), TABLES[name]).collect()), name
+
+
 _SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 
 
@@ -133,8 +163,21 @@ def test_any_input_consolidates_and_reconciles(tables: dict[str, pl.DataFrame]) 
     _check(tables)
 
 
+@settings(max_examples=10, **_SETTINGS)  # type: ignore[arg-type]
+@given(_ingested())
+def test_stage_writes_what_the_library_computes(tables: dict[str, pl.DataFrame]) -> None:
+    _stage_agrees_with_library(tables)
+
+
 @pytest.mark.slow
 @settings(max_examples=2_000, **_SETTINGS)  # type: ignore[arg-type]
 @given(_ingested())
 def test_any_input_consolidates_and_reconciles_thoroughly(tables: dict[str, pl.DataFrame]) -> None:
     _check(tables)
+
+
+@pytest.mark.slow
+@settings(max_examples=200, **_SETTINGS)  # type: ignore[arg-type]
+@given(_ingested())
+def test_stage_writes_what_the_library_computes_thoroughly(tables: dict[str, pl.DataFrame]) -> None:
+    _stage_agrees_with_library(tables)

@@ -4,11 +4,12 @@ Per table, in dependency order (contract.TABLES: parents before children):
 standardise -> deduplicate by key -> reference states against the parents already consolidated -> validate
 (dataframely) -> clean rows, quarantined rows, summary counts.
 
-`consolidate()` chains the tables into one set of lazy plans, nothing read or written. `Consolidator` is the
-same work one step at a time, so that a caller can hold the small intermediate results in memory and write
-each table before the next one reads its parents (the stage does: Polars' streaming engine runs one
-memory-hungry operation at a time, and buffers a shared stream whole while another waits its turn; small,
-separate plans never meet that).
+`Consolidator` does the work one table and one step at a time, so that a caller can write each table before
+its children read their parents, and count the summary from what was written (the stage does: Polars'
+streaming engine runs one memory-hungry operation at a time, and buffers a shared stream whole while another
+waits its turn; small, separate plans never meet that). `consolidate()` is the same sequence in memory, for
+small layers and tests: each table is collected before its children refer to it, which also keeps every plan
+small (chaining six tables' plans into one multiplies them: each child repeats its parents').
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ector.consolidate.parsing import Parsing, parsing_from_settings
 from ector.consolidate.quarantine import ordered, quarantine_frame
 from ector.consolidate.standardise import standardise
 from ector.consolidate.summary import combine, table_summary
-from ector.consolidate.validate import evaluate, table_schema
+from ector.consolidate.validate import TableSchema, evaluate, table_schema
 from ector.contract import TABLE_NAMES, TABLES, Table
 from ector.errors import ContractError
 from ector.settings import ConsolidationSettings
@@ -33,26 +34,25 @@ from ector.settings import ConsolidationSettings
 
 @dataclass(frozen=True)
 class ConsolidationResult:
-    """The consolidated tables, their quarantines and the summary, as lazy plans; only present tables appear."""
+    """The consolidated tables, their quarantines and the summary, collected; only present tables appear."""
 
-    clean: dict[str, pl.LazyFrame]  # contract columns, dtypes and order; one row per key, sorted by key
-    quarantine: dict[str, pl.LazyFrame]  # ingested values, then `rules` (list[str]) and `reason` (str)
-    summary: pl.LazyFrame  # see ector.consolidate.summary for its shape
+    clean: dict[str, pl.DataFrame]  # contract columns, dtypes and order; one row per key, sorted by key
+    quarantine: dict[str, pl.DataFrame]  # ingested values, then `rules` (list[str]) and `reason` (str)
+    summary: pl.DataFrame  # see ector.consolidate.summary for its shape
 
 
 @dataclass(frozen=True)
 class TableResult:
-    """One table consolidated: its clean rows, its quarantine and its summary rows, as lazy plans."""
+    """One table consolidated: its clean rows and its quarantine, as lazy plans."""
 
     clean: pl.LazyFrame
     quarantine: pl.LazyFrame
-    summary: pl.LazyFrame
 
 
 def consolidate(
     tables: Mapping[str, pl.LazyFrame], settings: ConsolidationSettings, run_date: date
 ) -> ConsolidationResult:
-    """The clean tables, quarantines and summary of consolidating the ingested `tables`.
+    """The clean tables, quarantines and summary of consolidating the ingested `tables`, in memory.
 
     `tables` maps canonical table names to ingested frames (canonical column names; each column in its
     canonical dtype, widened, or as text). Only `cases` is mandatory; an absent table is simply not a key.
@@ -61,22 +61,25 @@ def consolidate(
     """
     check_tables(tables)
     consolidator = Consolidator.from_settings(settings, run_date)
-    results: dict[str, TableResult] = {}
+    clean: dict[str, pl.DataFrame] = {}
+    quarantine: dict[str, pl.DataFrame] = {}
+    summaries: list[pl.LazyFrame] = []
     statuses: dict[str, pl.LazyFrame] = {}
     for table in TABLES.values():
         if table.name not in tables:
             continue
         ingested = tables[table.name]
         repeated = repeated_keys(ingested, table)
-        duplicates = consolidator.duplicates(table, ingested, repeated)
+        duplicates = consolidator.duplicates(table, ingested, repeated).collect().lazy()
         result = consolidator.table(table, ingested, repeated=repeated, duplicates=duplicates, statuses=statuses)
-        statuses[table.name] = parent_status(result.clean, result.quarantine, table)
-        results[table.name] = result
-    return ConsolidationResult(
-        clean={name: r.clean for name, r in results.items()},
-        quarantine={name: r.quarantine for name, r in results.items()},
-        summary=combine([r.summary for r in results.values()]),
-    )
+        clean[table.name], quarantine[table.name] = pl.collect_all([result.clean, result.quarantine])
+        kept, quarantined = clean[table.name].lazy(), quarantine[table.name].lazy()
+        summary = consolidator.summary(
+            table, ingested, duplicates=duplicates, clean=kept, quarantine=quarantined, statuses=statuses
+        )
+        summaries.append(summary.collect().lazy())
+        statuses[table.name] = parent_status(kept, quarantined, table).collect().lazy()
+    return ConsolidationResult(clean, quarantine, combine(summaries).collect())
 
 
 def check_tables(tables: Mapping[str, object]) -> None:
@@ -116,33 +119,49 @@ class Consolidator:
         statuses: Mapping[str, pl.LazyFrame],
         sort: bool = True,
     ) -> TableResult:
-        """`table` consolidated, given its repeated keys, its standardised duplicate rows, and the parent_status of
-        every parent table present.
+        """`table` consolidated, given its repeated keys, its standardised duplicate rows (`duplicates`), and the
+        parent_status of every parent table present.
 
         `sort`: clean rows by key and the quarantine by `quarantine.ordered`. Sorting holds a table in memory, and
-        in one plan with the streaming outputs it makes Polars buffer them too: the stage sorts afterwards.
+        in one plan with the streaming outputs it makes Polars buffer them too: the stage sorts apart.
         """
         standardised = standardise(ingested, table, self.parsing)
         merged = merge_duplicates(duplicates, table, self.source_priority)
-        # An unordered union: both parts are read as they come.
+        # An unordered union: both parts are read as they come (row order is restored, if wanted, by `sort`).
         rows = pl.union([single_rows(standardised.frame, repeated, table), merged.winners], how="vertical")
-        parents = {r.parent for r in table.references if r.parent in statuses}
-        # Read by both halves of the validation and by the summary: computed once, streamed to all three.
-        checked = check_references(rows, table, statuses).cache()
-        schema = table_schema(table, standardised.raw_dtypes, self.run_date, parents)
-        evaluation = evaluate(checked, schema)
+        checked = check_references(rows, table, statuses)
+        evaluation = evaluate(checked, self._schema(table, standardised.raw_dtypes, statuses))
         # Validation guarantees every value fits its contract dtype: integers were range- or bounds-checked in
         # Int64 before narrowing.
         clean = evaluation.valid.select(pl.col(c.name).cast(c.dtype) for c in table.columns)
-        summary = table_summary(
-            table,
-            ingested=ingested,
-            merges=merged.merges,
-            checked=checked,
-            evaluation=evaluation,
-            checked_parents=parents,
-        )
         quarantine = quarantine_frame(evaluation, table)
         if sort:
-            return TableResult(clean.sort(table.key), ordered(quarantine, table), summary)
-        return TableResult(clean, quarantine, summary)
+            return TableResult(clean.sort(table.key), ordered(quarantine, table))
+        return TableResult(clean, quarantine)
+
+    def summary(
+        self,
+        table: Table,
+        ingested: pl.LazyFrame,
+        *,
+        duplicates: pl.LazyFrame,
+        clean: pl.LazyFrame,
+        quarantine: pl.LazyFrame,
+        statuses: Mapping[str, pl.LazyFrame],
+    ) -> pl.LazyFrame:
+        """The summary rows of `table`, counted from its ingested rows, duplicates, clean rows and quarantine: pass
+        them materialised (collected, or read back from their files), or the plan repeats the consolidation."""
+        standardised = standardise(ingested, table, self.parsing)
+        return table_summary(
+            table,
+            standardised=standardised.frame,
+            merges=merge_duplicates(duplicates, table, self.source_priority).merges,
+            clean=clean,
+            quarantine=quarantine,
+            rules_checked=self._schema(table, standardised.raw_dtypes, statuses).rules,
+            statuses=statuses,
+        )
+
+    def _schema(self, table: Table, raw_dtypes: dict[str, pl.DataType], statuses: Mapping[str, object]) -> TableSchema:
+        parents = {r.parent for r in table.references if r.parent in statuses}
+        return table_schema(table, raw_dtypes, self.run_date, parents)

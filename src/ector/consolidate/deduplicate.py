@@ -39,6 +39,7 @@ _ROWS: Final = "__rows"
 _DISTINCT: Final = "__distinct"
 _KEYS: Final = "__keys"
 _KEPT: Final = "__kept"
+_POSITION: Final = "__position"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ def repeated_keys(ingested: pl.LazyFrame, table: Table) -> pl.LazyFrame:
 def duplicate_rows(ingested: pl.LazyFrame, repeated: pl.LazyFrame, table: Table) -> pl.LazyFrame:
     """The ingested rows whose key is repeated (`repeated` from `repeated_keys`)."""
     # The repeated keys are few: they are the build side, the table streams past them.
-    return _with_key_hash(ingested, table).join(repeated, on=KEY_HASH, how="semi", build_side="force_right")
+    hashed = ingested.with_columns(_key_hash(ingested, table))
+    return hashed.join(repeated, on=KEY_HASH, how="semi", build_side="force_right")
 
 
 def single_rows(standardised: pl.LazyFrame, repeated: pl.LazyFrame, table: Table) -> pl.LazyFrame:
@@ -81,10 +83,6 @@ def single_rows(standardised: pl.LazyFrame, repeated: pl.LazyFrame, table: Table
         .join(repeated, on=KEY_HASH, how="anti", build_side="force_right")
         .drop(KEY_HASH)
     )
-
-
-def _with_key_hash(ingested: pl.LazyFrame, table: Table) -> pl.LazyFrame:
-    return ingested.with_columns(_key_hash(ingested, table))
 
 
 def merge_duplicates(duplicates: pl.LazyFrame, table: Table, source_priority: Sequence[str]) -> Merged:
@@ -107,7 +105,8 @@ def merge_duplicates(duplicates: pl.LazyFrame, table: Table, source_priority: Se
             pl.struct(raw_name(c) for c in canonical).hash().alias(RAW_HASH),
         )
         .sort([key, *order], descending=[False, *latest_first], nulls_last=True)
-        .unique(subset=key, keep="first", maintain_order=True)
+        .with_row_index(_POSITION)
+        .filter(pl.col(_POSITION) == pl.col(_POSITION).min().over(key))
         .select(columns)
     )
     repair_flags = [repair_name(rule) for rule in rules.REPAIRS]

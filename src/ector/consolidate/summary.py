@@ -23,16 +23,17 @@ Rows are sorted by table (contract order), kind, rule and column.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
 
 from ector.consolidate import rules
-from ector.consolidate.columns import reference_name, repair_name
-from ector.consolidate.quarantine import broken
-from ector.consolidate.validate import Evaluation
-from ector.contract import TABLE_NAMES, Table
+from ector.consolidate.columns import repair_name
+from ector.consolidate.integrity import STATUS_QUARANTINED
+from ector.consolidate.quarantine import RULES
+from ector.contract import TABLE_NAMES, TABLES, Table
 
 TOTAL, REPAIR, MERGE, QUARANTINE, NOTE = "total", "repair", "merge", "quarantine", "note"
 KINDS: Final = (TOTAL, REPAIR, MERGE, QUARANTINE, NOTE)
@@ -56,48 +57,43 @@ def _count(expression: pl.Expr, kind: str, rule: str, column: str | None = None)
 def table_summary(
     table: Table,
     *,
-    ingested: pl.LazyFrame,
+    standardised: pl.LazyFrame,
     merges: pl.LazyFrame,
-    checked: pl.LazyFrame,
-    evaluation: Evaluation,
-    checked_parents: set[str],
+    clean: pl.LazyFrame,
+    quarantine: pl.LazyFrame,
+    rules_checked: tuple[str, ...],
+    statuses: Mapping[str, pl.LazyFrame],
 ) -> pl.LazyFrame:
-    """The summary rows of one table (see the module docstring for the shape).
-
-    `ingested` is the table as it came in, `merges` the deduplication counts, `checked` the deduplicated rows
-    with their repair flags, `evaluation` the valid and failed rows.
+    """The summary rows of one table (see the module docstring for the shape), counted from what came in and
+    what went out: the whole ingested table `standardised` (its repair flags), the deduplication's `merges`,
+    the `clean` rows and the `quarantine`, every rule checked, and the parent_status of each parent present.
     """
-    rows_in = ingested.select(_count(pl.len(), TOTAL, ROWS_IN))
-    kept_repairs = checked.select(pl.col(repair_name(rule)).sum().alias(rule) for rule in rules.REPAIRS)
-    merge_counts = merges.select(
+    arrived = standardised.select(
+        _count(pl.len(), TOTAL, ROWS_IN),
+        *(_count(pl.col(repair_name(rule)).sum(), REPAIR, rule) for rule in rules.REPAIRS),
+    )
+    merged = merges.select(
         *(_count(pl.col(rule), MERGE, rule) for rule in rules.MERGES),
         _count(pl.sum_horizontal(rules.MERGES), TOTAL, DUPLICATES_MERGED),
-        *(pl.col(repair_name(rule)).alias(f"merged {rule}") for rule in rules.REPAIRS),
     )
-    optional = [c.name for c in table.columns if not c.required]
-    dangling = [r.column for r in table.references if not r.required and r.parent in checked_parents]
-    kept = evaluation.valid.select(
+    kept = clean.select(
         _count(pl.len(), TOTAL, ROWS_OUT),
-        *(_count(pl.col(c).is_null().sum(), NOTE, rules.MISSING_OPTIONAL, c) for c in optional),
         *(
-            _count(pl.col(reference_name(c)).is_not_null().sum(), NOTE, rules.DANGLING_OPTIONAL_REFERENCE, c)
-            for c in dangling
+            _count(pl.col(c.name).null_count(), NOTE, rules.MISSING_OPTIONAL, c.name)
+            for c in table.columns
+            if not c.required
         ),
     )
-    by_rule: dict[str, list[str]] = {rule: [] for rule in evaluation.rules}
-    for rule_column, check in evaluation.checks.items():
-        by_rule[check.rule].append(rule_column)
-    quarantined = evaluation.failed.select(
+    quarantined = quarantine.select(
         _count(pl.len(), TOTAL, QUARANTINED),
-        *(
-            _count(pl.any_horizontal(broken(c) for c in columns).sum(), QUARANTINE, rule)
-            for rule, columns in by_rule.items()
-        ),
+        *(_count(pl.col(RULES).list.contains(rule).sum(), QUARANTINE, rule) for rule in rules_checked),
     )
-    wide = pl.concat([rows_in, merge_counts, kept_repairs, kept, quarantined], how="horizontal").select(
-        pl.exclude(*rules.REPAIRS, *(f"merged {rule}" for rule in rules.REPAIRS)),
-        *(_count(pl.col(rule) + pl.col(f"merged {rule}"), REPAIR, rule) for rule in rules.REPAIRS),
-    )
+    dangling = [
+        _dangling(clean, reference.column, TABLES[reference.parent].key, statuses[reference.parent])
+        for reference in table.references
+        if not reference.required and reference.parent in statuses
+    ]
+    wide = pl.concat([arrived, merged, kept, quarantined, *dangling], how="horizontal")
     return (
         wide.unpivot(variable_name="label", value_name="rows")
         .with_columns(pl.col("label").str.split_exact(_SEPARATOR, 2).struct.rename_fields(["kind", "rule", "column"]))
@@ -184,3 +180,13 @@ def table_totals(summary: pl.DataFrame) -> dict[str, TableTotals]:
             quarantine_by_rule=counts(QUARANTINE),
         )
     return totals
+
+
+def _dangling(clean: pl.LazyFrame, column: str, parent_key: str, status: pl.LazyFrame) -> pl.LazyFrame:
+    """One count: clean rows whose optional reference `column` points to no clean row of its parent."""
+    parent_rows = status.filter(~pl.col(STATUS_QUARANTINED)).select(pl.col(parent_key).alias(column))
+    return (
+        clean.filter(pl.col(column).is_not_null())
+        .join(parent_rows, on=column, how="anti", build_side="force_right")
+        .select(_count(pl.len(), NOTE, rules.DANGLING_OPTIONAL_REFERENCE, column))
+    )

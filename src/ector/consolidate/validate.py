@@ -9,10 +9,10 @@ from the failed ones, lazily.
 
 Every rule is evaluated for every row, so a quarantined row lists all the rules it broke, not just the first.
 The failed rows and one boolean column per rule come from dataframely's `FailureInfo`. Its public accessors
-(`details()`, `counts()`) collect eagerly and on their own, which would run the whole table's plan a second
-time and hold it in memory; the lazy frame behind them (`FailureInfo._lf`) is used instead, so the quarantine,
-its counts and the clean rows are all written in the runner's single streaming pass. The tests pin the shape
-this module relies on (one boolean column per rule, named `column|check__<rule>` for column checks).
+(`details()`, `counts()`) collect eagerly, there and then, outside the plan; the lazy frame behind them
+(`FailureInfo._lf`) is used instead, so the quarantine stays a lazy plan that the runner streams with its
+engine like every other output. The tests pin the shape this module relies on (one boolean column per rule,
+named `column|check__<rule>` for column checks, `<rule>` for schema rules).
 """
 
 from __future__ import annotations
