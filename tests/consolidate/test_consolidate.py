@@ -118,9 +118,10 @@ def test_a_table_step_returns_plans_and_reads_no_data() -> None:
     cases = TABLES["cases"]
     repeated = repeated_keys(failing, cases)
 
-    result = consolidator.table(
-        cases, failing, repeated=repeated, duplicates=consolidator.duplicates(cases, failing, repeated), statuses={}
-    )
+    duplicates = consolidator.duplicates(cases, failing, repeated)
+    standardised = consolidator.standardise(cases, failing)
+
+    result = consolidator.table(cases, standardised, repeated=repeated, duplicates=duplicates, statuses={})
 
     assert isinstance(result.clean, pl.LazyFrame)
     with pytest.raises(pl.exceptions.InvalidOperationError):

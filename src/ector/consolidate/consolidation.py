@@ -24,7 +24,7 @@ from ector.consolidate.deduplicate import duplicate_rows, merge_duplicates, repe
 from ector.consolidate.integrity import check_references, parent_status
 from ector.consolidate.parsing import Parsing, parsing_from_settings
 from ector.consolidate.quarantine import ordered, quarantine_frame
-from ector.consolidate.standardise import standardise
+from ector.consolidate.standardise import Standardised, standardise
 from ector.consolidate.summary import combine, table_summary
 from ector.consolidate.validate import TableSchema, evaluate, table_schema
 from ector.contract import TABLE_NAMES, TABLES, Table
@@ -69,13 +69,15 @@ def consolidate(
         if table.name not in tables:
             continue
         ingested = tables[table.name]
-        repeated = repeated_keys(ingested, table)
+        repeated = repeated_keys(ingested, table).collect().lazy()
         duplicates = consolidator.duplicates(table, ingested, repeated).collect().lazy()
-        result = consolidator.table(table, ingested, repeated=repeated, duplicates=duplicates, statuses=statuses)
+        planned = consolidator.standardise(table, ingested)
+        standardised = Standardised(planned.frame.collect().lazy(), planned.raw_dtypes)
+        result = consolidator.table(table, standardised, repeated=repeated, duplicates=duplicates, statuses=statuses)
         clean[table.name], quarantine[table.name] = pl.collect_all([result.clean, result.quarantine])
         kept, quarantined = clean[table.name].lazy(), quarantine[table.name].lazy()
         summary = consolidator.summary(
-            table, ingested, duplicates=duplicates, clean=kept, quarantine=quarantined, statuses=statuses
+            table, standardised, duplicates=duplicates, clean=kept, quarantine=quarantined, statuses=statuses
         )
         summaries.append(summary.collect().lazy())
         statuses[table.name] = parent_status(kept, quarantined, table).collect().lazy()
@@ -105,6 +107,11 @@ class Consolidator:
         """A consolidator for `settings`; ConfigError for invalid code maps or formats."""
         return cls(parsing_from_settings(settings), tuple(settings.source_priority), run_date)
 
+    def standardise(self, table: Table, ingested: pl.LazyFrame) -> Standardised:
+        """The whole ingested `table` standardised (a plan): what `table` and `summary` read. Parsing the text is
+        the costliest step of consolidation, so a caller that reads it twice materialises it once first."""
+        return standardise(ingested, table, self.parsing)
+
     def duplicates(self, table: Table, ingested: pl.LazyFrame, repeated: pl.LazyFrame) -> pl.LazyFrame:
         """The standardised rows of `table` whose key is repeated (`repeated` from `repeated_keys`): few."""
         return standardise(duplicate_rows(ingested, repeated, table), table, self.parsing).frame
@@ -112,20 +119,19 @@ class Consolidator:
     def table(
         self,
         table: Table,
-        ingested: pl.LazyFrame,
+        standardised: Standardised,
         *,
         repeated: pl.LazyFrame,
         duplicates: pl.LazyFrame,
         statuses: Mapping[str, pl.LazyFrame],
         sort: bool = True,
     ) -> TableResult:
-        """`table` consolidated, given its repeated keys, its standardised duplicate rows (`duplicates`), and the
-        parent_status of every parent table present.
+        """`table` consolidated, given its `standardised` rows, its repeated keys, its standardised duplicate rows
+        (`duplicates`), and the parent_status of every parent table present.
 
         `sort`: clean rows by key and the quarantine by `quarantine.ordered`. Sorting holds a table in memory, and
         in one plan with the streaming outputs it makes Polars buffer them too: the stage sorts apart.
         """
-        standardised = standardise(ingested, table, self.parsing)
         merged = merge_duplicates(duplicates, table, self.source_priority)
         # An unordered union: both parts are read as they come (row order is restored, if wanted, by `sort`).
         rows = pl.union([single_rows(standardised.frame, repeated, table), merged.winners], how="vertical")
@@ -142,16 +148,15 @@ class Consolidator:
     def summary(
         self,
         table: Table,
-        ingested: pl.LazyFrame,
+        standardised: Standardised,
         *,
         duplicates: pl.LazyFrame,
         clean: pl.LazyFrame,
         quarantine: pl.LazyFrame,
         statuses: Mapping[str, pl.LazyFrame],
     ) -> pl.LazyFrame:
-        """The summary rows of `table`, counted from its ingested rows, duplicates, clean rows and quarantine: pass
-        them materialised (collected, or read back from their files), or the plan repeats the consolidation."""
-        standardised = standardise(ingested, table, self.parsing)
+        """The summary rows of `table`, counted from its standardised rows, duplicates, clean rows and quarantine:
+        pass them materialised (collected, or read back from their files), or the plan repeats the consolidation."""
         return table_summary(
             table,
             standardised=standardised.frame,
