@@ -182,7 +182,7 @@ def show_command(
     path = _table_path(settings.workdir, target)
     frame = pl.scan_parquet(path)
     names = frame.collect_schema().names()
-    if where:
+    if where is not None:  # an empty --where is refused, as by transform, not read as "no condition"
         frame = where_filter(frame, where, names)
     if columns:
         chosen = [c.strip() for c in columns.split(",") if c.strip()]
