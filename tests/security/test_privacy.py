@@ -14,7 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ector.ingest import patient_id_columns
-from ector.privacy import PATIENT_PREFIX, keyed_codes, pseudonymised_patient_id
+from ector.privacy import PATIENT_PREFIX, hmac_sha256_many, keyed_codes, pseudonymised_patient_id
 from tests.security.identities import demo_identities, found
 from tests.security.outputs import byte_forms, ector, file_contents, findings
 
@@ -34,7 +34,7 @@ def test_variants_of_one_id_share_a_pseudonym_and_nulls_and_blanks_stay() -> Non
 
     assert coded[0] == coded[1] == coded[2]
     assert coded[3] != coded[0]
-    assert coded[0].startswith(PATIENT_PREFIX) and len(coded[0]) == len(PATIENT_PREFIX) + 20
+    assert coded[0].startswith(PATIENT_PREFIX) and len(coded[0]) == len(PATIENT_PREFIX) + 25
     assert coded[0] == coded[0].strip().upper()  # consolidation's normalisation leaves it as it is
     assert coded[4:] == [None, "", ""]
 
@@ -42,9 +42,9 @@ def test_variants_of_one_id_share_a_pseudonym_and_nulls_and_blanks_stay() -> Non
 def test_pseudonyms_are_stable_under_a_key_and_differ_under_another() -> None:
     ids = pl.Series("patient_id", [f"P{i:06d}" for i in range(1000)])
 
-    first = keyed_codes(ids, KEY.encode(), PATIENT_PREFIX, 20)
-    again = keyed_codes(ids.reverse(), KEY.encode(), PATIENT_PREFIX, 20).reverse()
-    other = keyed_codes(ids, OTHER_KEY.encode(), PATIENT_PREFIX, 20)
+    first = keyed_codes(ids, KEY.encode(), PATIENT_PREFIX, 25)
+    again = keyed_codes(ids.reverse(), KEY.encode(), PATIENT_PREFIX, 25).reverse()
+    other = keyed_codes(ids, OTHER_KEY.encode(), PATIENT_PREFIX, 25)
 
     assert first.equals(again)
     assert first.n_unique() == 1000
@@ -52,15 +52,24 @@ def test_pseudonyms_are_stable_under_a_key_and_differ_under_another() -> None:
 
 
 def test_pseudonym_is_the_hmac_of_the_normalised_id() -> None:
-    import base64
     import hashlib
     import hmac
 
-    expected = base64.b32encode(hmac.new(KEY.encode(), b"P000042", hashlib.sha256).digest()).decode()[:20]
+    expected = hmac.new(KEY.encode(), b"P000042", hashlib.sha256).hexdigest()[:25].upper()
 
     coded = pl.select(pseudonymised_patient_id(pl.lit(" p000042 "), KEY.encode())).item()
 
     assert coded == PATIENT_PREFIX + expected
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"x" * 64, b"y" * 65, "Schl\u00fcssel-\U0001f511".encode() * 9])
+def test_batch_hmac_equals_the_standard_library(key: bytes) -> None:
+    import hashlib
+    import hmac
+
+    values = ["", "P1", " p1", "\u00e9\u0301", "x" * 200]
+
+    assert hmac_sha256_many(values, key) == [hmac.digest(key, v.encode(), hashlib.sha256) for v in values]
 
 
 def test_every_patient_id_column_is_named() -> None:
