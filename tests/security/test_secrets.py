@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import polars as pl
@@ -64,7 +65,12 @@ def _leaks(run: Run, cwd: Path, *secrets: str) -> list[tuple[str, bytes]]:
     return findings(_needles(*secrets), outputs)
 
 
-@pytest.mark.parametrize("log", LOG_MODES)
+def _fast_first(values: tuple[str, ...] | list[str], fast: int = 1) -> list[Any]:
+    """The first `fast` values in the fast suite, the rest in the slow session (each run is a process)."""
+    return [v if i < fast else pytest.param(v, marks=pytest.mark.slow) for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("log", _fast_first(list(LOG_MODES)))
 @pytest.mark.parametrize("placement", PLACEMENTS)
 def test_unreachable_database_does_not_leak_the_password(placement: str, log: str, tmp_path: Path) -> None:
     run = _invoke(placement, "postgresql://ector_pw@127.0.0.1:1/gold", SECRET, tmp_path, LOG_MODES[log], "ingest")
@@ -83,7 +89,7 @@ def test_unreachable_database_does_not_leak_the_password(placement: str, log: st
         ("postgresql://ector_pw@[127.0.0.1/gold", b"is not a valid URI: check the host and port"),
     ],
 )
-@pytest.mark.parametrize("placement", ["flag", "env-uri", "yaml-uri"])
+@pytest.mark.parametrize("placement", _fast_first(["flag", "env-uri", "yaml-uri"]))
 def test_malformed_uri_holding_the_password_is_refused_without_it(
     placement: str, uri: str, problem: bytes, tmp_path: Path
 ) -> None:
@@ -178,7 +184,7 @@ def password_schema(postgres_uri: str) -> Iterator[tuple[str, str]]:  # noqa: F8
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("placement", PLACEMENTS)
+@pytest.mark.parametrize("placement", _fast_first(PLACEMENTS, 2))
 def test_successful_ingest_with_a_password_leaves_no_trace_of_it(
     placement: str, password_schema: tuple[str, str], tmp_path: Path
 ) -> None:

@@ -1,17 +1,19 @@
 """`ector show` reads only the work directory's tables, and odd or huge values come out whole and unbroken.
 
-Run as a real process with stdout a pipe, as in `ector show ... | other-tool`.
+The values are shown by a real process with stdout a pipe, as in `ector show ... | other-tool`.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from tests.conftest import CliResult
 from tests.security.outputs import ector
 
 ODD = [
@@ -57,12 +59,14 @@ def workdir(tmp_path: Path) -> Path:
         "/etc/passwd",
     ],
 )
-def test_show_refuses_paths_outside_the_work_directory(target: str, workdir: Path, tmp_path: Path) -> None:
-    run = ector("show", target.format(tmp=tmp_path), cwd=tmp_path)
+def test_show_refuses_paths_outside_the_work_directory(
+    target: str, workdir: Path, tmp_path: Path, cli: Callable[..., CliResult]
+) -> None:
+    result = cli("show", target.format(tmp=tmp_path))
 
-    assert run.code == 2
-    assert run.stderr.decode().startswith("Error: ") and "is outside the work directory" in run.stderr.decode()
-    assert b"outside the work directory\n" not in run.stdout  # the outside table's value was never printed
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and "is outside the work directory" in result.stderr
+    assert "outside the work directory\n" not in result.stdout  # the outside table's value was never printed
 
 
 def test_csv_into_a_pipe_carries_every_value_whole(workdir: Path, tmp_path: Path) -> None:
