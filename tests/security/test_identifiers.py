@@ -7,9 +7,11 @@ and one line naming the key, and the source database is left byte for byte as it
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -117,3 +119,50 @@ def test_a_plain_mapped_name_still_reads(target: Path, tmp_path: Path, cli: Call
 
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ector-work" / "ingest" / "cases.parquet").is_file()
+
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_$]*"
+_QUERY = re.compile(
+    rf"SELECT 1|SELECT \* FROM {_NAME} WHERE 1 = 0"
+    rf"|SELECT (?:rowid AS __ector_partition, )?{_NAME}(?:, {_NAME})* FROM {_NAME}(?: WHERE 1 = 0)?"
+)
+
+
+def test_every_query_ingest_sends_is_built_from_plain_names(
+    target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., CliResult]
+) -> None:
+    """Ingest builds SQL from settings (mapped table and column names) and from the source's own column names:
+    with a mapping and partitioned reads, every query it sends fits the grammar of plain names."""
+    import connectorx
+    import polars as pl
+
+    sent: list[str] = []
+
+    def recording(function: Callable[..., Any], position: int) -> Callable[..., Any]:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            sent.append(kwargs["query"] if "query" in kwargs else args[position])
+            return function(*args, **kwargs)
+
+        return record
+
+    # Every query goes through one of these two: polars' URI reader (probes) or connectorx (streamed reads).
+    monkeypatch.setattr(pl, "read_database_uri", recording(pl.read_database_uri, 0))
+    monkeypatch.setattr(connectorx, "read_sql", recording(connectorx.read_sql, 1))
+    with sqlite3.connect(target) as db:
+        db.execute("ALTER TABLE cases RENAME TO surgical_cases")
+        db.execute("ALTER TABLE surgical_cases RENAME COLUMN asa_class TO asa")
+    config = {
+        "source": {
+            "uri": str(target),
+            "partition_num": 2,
+            "tables": {"cases": {"name": "surgical_cases", "columns": {"asa_class": "asa"}}},
+        }
+    }
+    (tmp_path / "ector.yaml").write_text(yaml.safe_dump(config), "utf-8")
+
+    result = cli("ingest")
+
+    assert result.exit_code == 0, result.output
+    assert any("FROM surgical_cases" in q and "asa" in q for q in sent)
+    assert any(q.startswith("SELECT rowid AS __ector_partition") for q in sent)
+    assert [q for q in sent if not _QUERY.fullmatch(q)] == []
