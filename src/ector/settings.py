@@ -209,9 +209,9 @@ class Settings(BaseSettings):
         values = [s.get_secret_value() for s in self._secret_fields() if s is not None]
         if self.source.uri:
             # After `//`, else at the start: a URI missing its scheme's colon still has its password found.
-            match = re.search(r"//[^:/@\s]*:([^@\s]+)@", self.source.uri) or re.match(
-                r"[^:/@\s]*:([^@\s]+)@", self.source.uri
-            )
+            match = re.search(r"//[^:/@\s]*:([^@\s]+)@", self.source.uri)
+            if match is None and "://" not in self.source.uri:
+                match = re.match(r"[^:/@\s]*:([^@\s]+)@", self.source.uri)
             if match:
                 values.append(match.group(1))
         # A password travels URL-encoded inside a URI and decoded in a driver's message: each form is secret.

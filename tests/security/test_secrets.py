@@ -70,6 +70,23 @@ def _fast_first(values: tuple[str, ...] | list[str], fast: int = 1) -> list[Any]
     return [v if i < fast else pytest.param(v, marks=pytest.mark.slow) for i, v in enumerate(values)]
 
 
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("postgresql://ector@db:5432/gold", []),
+        ("postgresql://ector:p%2Fw@db/gold", ["p%252Fw", "p%2Fw", "p/w"]),  # as written, encoded, decoded
+        ("mysql//ector:pw9@db/gold", ["pw9"]),
+        ("ector:pw9@db/gold", ["pw9"]),
+        ("/data/gold.sqlite", []),
+    ],
+)
+def test_the_password_found_in_a_uri_is_the_password_only(uri: str, expected: list[str]) -> None:
+    """A user without a password is no secret (masking `//ector` would garble every message naming the URI)."""
+    from ector.settings import load_settings
+
+    assert load_settings(overrides={"source.uri": uri}).secrets() == sorted(expected)
+
+
 @pytest.mark.parametrize("log", _fast_first(list(LOG_MODES)))
 @pytest.mark.parametrize("placement", PLACEMENTS)
 def test_unreachable_database_does_not_leak_the_password(placement: str, log: str, tmp_path: Path) -> None:
