@@ -162,6 +162,7 @@ def ingest_command(
     from ector.pipeline import run_stage
 
     settings = load(**{"source.uri": source})
+    stages.check_tables(table)
     external = local_fingerprint(settings.source.uri) if settings.source.uri else None
     run_stage(
         "ingest",

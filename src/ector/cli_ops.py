@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -182,7 +183,7 @@ def show_command(
     path = _table_path(settings.workdir, target)
     frame = pl.scan_parquet(path)
     names = frame.collect_schema().names()
-    if where:
+    if where is not None:  # an empty --where is refused, as by transform, not read as "no condition"
         frame = where_filter(frame, where, names)
     if columns:
         chosen = [c.strip() for c in columns.split(",") if c.strip()]
@@ -238,5 +239,18 @@ def _print_rich(frame: Any, title: str) -> None:
     for name in frame.columns:
         table.add_column(escape(name), overflow="fold", max_width=60)
     for row in frame.iter_rows():
-        table.add_row(*("" if v is None else escape(str(v)) for v in row))
+        table.add_row(*("" if v is None else escape(_printable(str(v))) for v in row))
     Console().print(table)
+
+
+# Characters a terminal acts on rather than shows: C0/C1 controls (ESC starts colour and cursor sequences, CR
+# overwrites the line) and the bidirectional overrides that reorder what is displayed. Newline and tab stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CELL_LIMIT = 1_000  # characters of one value in a table for reading; csv, json and parquet carry it whole
+
+
+def _printable(value: str) -> str:
+    """`value` with terminal controls shown as escapes (\\x1b) and cut to _CELL_LIMIT characters."""
+    if len(value) > _CELL_LIMIT:
+        value = f"{value[:_CELL_LIMIT]}… ({len(value) - _CELL_LIMIT:,} more characters)"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", value)

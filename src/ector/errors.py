@@ -19,7 +19,8 @@ _MASK = "***"
 # Every secret value the process knows of (passwords, keys). Registered when settings load.
 _secrets: set[str] = set()
 # user:password@ in any URI, whether or not the password was registered.
-_URI_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]+)@")
+# `scheme:` is optional so that a URI missing the colon of its scheme (`mysql//u:p@h`) is still masked.
+_URI_PASSWORD = re.compile(r"(?P<scheme>(?:[a-zA-Z][\w+.-]*:)?//)(?P<user>[^:/@\s]*):(?P<password>[^@\s]+)@")
 
 
 def register_secret(value: str | None) -> None:

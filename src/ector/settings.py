@@ -13,6 +13,7 @@ import re
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -82,6 +83,22 @@ class SourceSettings(_Section):
     )
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
+
+    @field_validator("uri")
+    @classmethod
+    def _uri_parses(cls, value: str | None) -> str | None:
+        # The message never quotes the value: it may hold a password.
+        if value is None or "://" not in value:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(
+                "is not a valid URI: check the host and port, and write special characters of the password "
+                "URL-encoded (e.g. / as %2F, @ as %40)"
+            ) from None
+        return value
 
     @field_validator("schema_")
     @classmethod
@@ -191,10 +208,14 @@ class Settings(BaseSettings):
         """Every secret value these settings hold, including a password written inside the URI."""
         values = [s.get_secret_value() for s in self._secret_fields() if s is not None]
         if self.source.uri:
-            match = re.search(r"://[^:/@\s]*:([^@\s]+)@", self.source.uri)
+            # After `//`, else at the start: a URI missing its scheme's colon still has its password found.
+            match = re.search(r"//[^:/@\s]*:([^@\s]+)@", self.source.uri)
+            if match is None and "://" not in self.source.uri:
+                match = re.match(r"[^:/@\s]*:([^@\s]+)@", self.source.uri)
             if match:
                 values.append(match.group(1))
-        return values
+        # A password travels URL-encoded inside a URI and decoded in a driver's message: each form is secret.
+        return sorted({form for value in values for form in (value, quote(value, safe=""), unquote(value))})
 
     def _secret_fields(self) -> list[SecretStr | None]:
         return [self.source.password, self.privacy.patient_id_key, self.privacy.pseudonym_key]
@@ -213,8 +234,17 @@ class Settings(BaseSettings):
         return data
 
     def fingerprint(self, *sections: str) -> str:
-        """A short hash of the named settings sections (all when none), secrets masked, for freshness checks."""
+        """A short hash of the named settings sections (all when none), for freshness checks.
+
+        A privacy key enters as a keyed tag, not masked: pseudonyms made under another key are stale.
+        """
+        from ector.privacy import key_tag
+
         data = self.masked()
+        for key in ("patient_id_key", "pseudonym_key"):
+            secret = getattr(self.privacy, key)
+            if secret is not None:
+                data["privacy"][key] = key_tag(secret.get_secret_value())
         chosen = {k: data[k] for k in sections} if sections else data
         return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -7,9 +7,19 @@ run exactly the same code.
 from __future__ import annotations
 
 from ector.console import out
+from ector.contract import TABLES
 from ector.errors import ConfigError
 from ector.ingest import open_source, plan_ingest, read_table
 from ector.pipeline import StageContext
+from ector.privacy import MIN_PATIENT_KEY_LENGTH, PATIENT_KEY_VARIABLE
+from ector.settings import Settings
+
+
+def check_tables(tables: list[str] | None) -> None:
+    """Refuse (exit 2) a --table that is not a canonical table, before the source is opened."""
+    unknown = [name for name in tables or [] if name not in TABLES]
+    if unknown:
+        raise ConfigError(f"unknown table {unknown[0]!r}", f"canonical tables: {', '.join(TABLES)}")
 
 
 def ingest(context: StageContext, tables: list[str] | None = None) -> None:
@@ -17,6 +27,7 @@ def ingest(context: StageContext, tables: list[str] | None = None) -> None:
     settings = context.settings.source
     if not settings.uri:
         raise ConfigError("no source given", "pass --source URI or set source.uri in ector.yaml")
+    patient_key = _patient_id_key(context.settings)
     password = settings.password.get_secret_value() if settings.password else None
     source = open_source(settings.uri, password, settings.schema_, settings.partition_num)
     out.event("reading", stage="ingest", source=source.description)
@@ -27,7 +38,7 @@ def ingest(context: StageContext, tables: list[str] | None = None) -> None:
             name = table_plan.table.name
             advance(0, description=f"ingest {name}")
             # One table at a time, so only one table is ever held in memory.
-            staged = context.sink({f"ingest/{name}.parquet": read_table(source, table_plan)})
+            staged = context.sink({f"ingest/{name}.parquet": read_table(source, table_plan, patient_key)})
             out.event("read", stage="ingest", table=name, file=staged[f"ingest/{name}.parquet"].name, level="debug")
             advance(1)
     for name in plan.absent:
@@ -38,3 +49,17 @@ def ingest(context: StageContext, tables: list[str] | None = None) -> None:
         )
     context.facts["source"] = source.description
     context.facts["absent_tables"] = plan.absent
+
+
+def _patient_id_key(settings: Settings) -> bytes | None:
+    """privacy.patient_id_key as bytes, None when unset; ConfigError when too short to resist guessing."""
+    secret = settings.privacy.patient_id_key
+    key = secret.get_secret_value() if secret is not None else ""
+    if not key:
+        return None
+    if len(key) < MIN_PATIENT_KEY_LENGTH:
+        raise ConfigError(
+            f"privacy.patient_id_key is shorter than {MIN_PATIENT_KEY_LENGTH} characters",
+            f"set {PATIENT_KEY_VARIABLE} to a longer secret (e.g. `openssl rand -hex 16`)",
+        )
+    return key.encode("utf-8")

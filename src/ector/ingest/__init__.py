@@ -14,9 +14,10 @@ from ector.contract import TABLES, table
 from ector.errors import ConfigError, ContractError
 from ector.ingest.canonical import TablePlan, plan_table, to_canonical
 from ector.ingest.sources import Source, open_source
+from ector.privacy import pseudonymised_patient_id
 from ector.settings import Settings
 
-__all__ = ["IngestPlan", "open_source", "plan_ingest", "read_table"]
+__all__ = ["IngestPlan", "open_source", "patient_id_columns", "plan_ingest", "read_table"]
 
 
 @dataclass
@@ -51,8 +52,23 @@ def plan_ingest(source: Source, settings: Settings, only: list[str] | None = Non
     return plan
 
 
-def read_table(source: Source, plan: TablePlan) -> pl.LazyFrame:
-    """One table's rows from the source, under canonical names and dtypes."""
+def read_table(source: Source, plan: TablePlan, patient_id_key: bytes | None = None) -> pl.LazyFrame:
+    """One table's rows from the source, under canonical names and dtypes.
+
+    With `patient_id_key`, every column holding a patient id (the patients' key and each reference to it)
+    is replaced by its keyed pseudonym, the same function everywhere so the references still match.
+    """
     key_source = plan.source_columns[plan.table.key]
-    frame = source.read(plan.source_name, list(plan.source_columns.values()), key_source)
-    return to_canonical(frame, plan)
+    frame = to_canonical(source.read(plan.source_name, list(plan.source_columns.values()), key_source), plan)
+    if patient_id_key is None:
+        return frame
+    return frame.with_columns(
+        pseudonymised_patient_id(pl.col(column), patient_id_key) for column in patient_id_columns(plan.table.name)
+    )
+
+
+def patient_id_columns(name: str) -> list[str]:
+    """The columns of canonical table `name` that hold a patient id."""
+    canonical = table(name)
+    columns = [canonical.key] if name == "patients" else []
+    return columns + [r.column for r in canonical.references if r.parent == "patients"]

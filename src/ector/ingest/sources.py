@@ -56,8 +56,10 @@ def open_source(uri: str, password: str | None = None, schema: str | None = None
             return ParquetSource(path)
         if path.is_file() and path.suffix.lower() in {".sqlite", ".sqlite3", ".db"}:
             return DatabaseSource(f"sqlite://{path.resolve()}", schema=None, partitions=partitions)
+        # What precedes an `@` may be user:password, in whatever malformed shape: never echo it.
+        shown = f"***@{uri.rpartition('@')[2]}" if "@" in uri else uri
         raise ConfigError(
-            f"source {uri!r} is neither a folder of Parquet files, a SQLite file nor a URI",
+            f"source {shown!r} is neither a folder of Parquet files, a SQLite file nor a URI",
             "set source.uri (or --source) to e.g. sqlite:///path/gold.sqlite or postgresql://user@host/db",
         )
     return DatabaseSource(_with_password(uri, password), schema=schema, partitions=partitions)

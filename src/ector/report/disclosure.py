@@ -12,9 +12,6 @@ work directory could then recompute every pseudonym from a list of surgeon ids.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from ector.errors import ConfigError, EctorError
+from ector.privacy import hmac_code
 from ector.settings import Audience, Settings
 
 SMALL: Final = "small"  # a count from 1 to k-1: shown as <k
@@ -94,8 +92,7 @@ def pseudonym(surgeon_id: str, key: bytes) -> str:
     The same id and key always give the same code; without the key the code says nothing about the id.
     Base32 has no 0, 1, 8 or 9, so a code cannot contain a numeric id.
     """
-    digest = hmac.new(key, surgeon_id.encode("utf-8"), hashlib.sha256).digest()
-    code = base64.b32encode(digest).decode("ascii")[:8]
+    code = hmac_code(surgeon_id, key)[:8]
     return f"{_PSEUDONYM_PREFIX}{code[:4]}-{code[4:]}"
 
 
