@@ -170,14 +170,14 @@ def test_stage_writes_what_the_library_computes(tables: dict[str, pl.DataFrame])
 
 
 @pytest.mark.slow
-@settings(max_examples=2_000, **_SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=1_000, **_SETTINGS)  # type: ignore[arg-type]
 @given(_ingested())
 def test_any_input_consolidates_and_reconciles_thoroughly(tables: dict[str, pl.DataFrame]) -> None:
     _check(tables)
 
 
 @pytest.mark.slow
-@settings(max_examples=200, **_SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=100, **_SETTINGS)  # type: ignore[arg-type]
 @given(_ingested())
 def test_stage_writes_what_the_library_computes_thoroughly(tables: dict[str, pl.DataFrame]) -> None:
     _stage_agrees_with_library(tables)

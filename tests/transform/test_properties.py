@@ -116,7 +116,7 @@ def test_any_consolidated_tables_give_one_mart_row_per_case(tables: dict[str, pl
 
 
 @pytest.mark.slow
-@settings(max_examples=7_800, **_SETTINGS)  # type: ignore[arg-type]
+@settings(max_examples=8_900, **_SETTINGS)  # type: ignore[arg-type]
 @given(_consolidated())
 def test_any_consolidated_tables_give_one_mart_row_per_case_thoroughly(tables: dict[str, pl.DataFrame]) -> None:
     _check(tables)
