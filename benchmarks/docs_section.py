@@ -65,11 +65,11 @@ def render(results: list[dict[str, Any]]) -> str:
                 lines.append(f"| {name} | | | | {ref.get('skipped', 'not run')} | |")
                 continue
             if name == "duckdb":
-                time, peak = core["seconds"] / ref["seconds"], core["peak_mb"] / ref["peak_mb"]
-                ratio = f"Ector / DuckDB: **{time:.2f}x** time, {peak:.2f}x peak"
+                time, cpu, peak = (core[k] / ref[k] for k in ("seconds", "cpu_seconds", "peak_mb"))
+                ratio = f"Ector / DuckDB: **{time:.2f}x** time, {cpu:.2f}x CPU, {peak:.2f}x peak"
             else:
-                time, peak = ref["seconds"] / core["seconds"], ref["peak_mb"] / core["peak_mb"]
-                ratio = f"pandas / Ector: **{time:.1f}x** time, {peak:.2f}x peak"
+                time, cpu, peak = (ref[k] / core[k] for k in ("seconds", "cpu_seconds", "peak_mb"))
+                ratio = f"pandas / Ector: **{time:.2f}x** time, {cpu:.2f}x CPU, {peak:.2f}x peak"
             agrees = "yes" if ref.get("agrees") else "**no**"
             figures = f"{ref['seconds']:.1f} | {ref['cpu_seconds']:.1f} | {_mb(ref['peak_mb'])}"
             lines.append(f"| {name} | {figures} | {ratio} | {agrees} |")

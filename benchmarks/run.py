@@ -185,21 +185,19 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 def print_summary(result: dict[str, Any]) -> None:
     cases, core, refs = result["cases"], result["core"], result["references"]
     print(f"\n== {cases:,} cases: consolidate + transform + workflows ==")
-    print(f"{'':<22}{'seconds':>10}{'cpu s':>9}{'peak MB':>10}{'time ratio':>26}{'peak ratio':>12}")
+    print(f"{'':<22}{'seconds':>10}{'cpu s':>9}{'peak MB':>10}{'':>18}{'time':>8}{'cpu':>8}{'peak':>8}")
     print(f"{'Ector':<22}{core['seconds']:>10.1f}{core['cpu_seconds']:>9.1f}{core['peak_mb']:>10,.0f}")
     for name, ref in refs.items():
         if not ref.get("seconds"):
             print(f"{name:<22}{ref.get('skipped', 'not run')}")
             continue
-        if name == "duckdb":
-            label, ratio = "Ector / DuckDB", core["seconds"] / ref["seconds"]
-            peak = core["peak_mb"] / ref["peak_mb"]
-        else:
-            label, ratio = "pandas / Ector", ref["seconds"] / core["seconds"]
-            peak = ref["peak_mb"] / core["peak_mb"]
+        # Each ratio is "how many times" the slower side over the faster by the targets' reading.
+        top, bottom = (core, ref) if name == "duckdb" else (ref, core)
+        label = "Ector / DuckDB" if name == "duckdb" else "pandas / Ector"
+        ratios = [top[k] / bottom[k] for k in ("seconds", "cpu_seconds", "peak_mb")]
         print(
             f"{name:<22}{ref['seconds']:>10.1f}{ref['cpu_seconds']:>9.1f}{ref['peak_mb']:>10,.0f}"
-            f"{label:>18}{ratio:>8.2f}{peak:>12.2f}"
+            f"{label:>18}" + "".join(f"{r:>8.2f}" for r in ratios)
         )
     scope = "" if cases == TARGET_CASES else f" (targets are set for {TARGET_CASES:,} cases)"
     print(f"\ntargets{scope}:")
@@ -313,8 +311,12 @@ def main() -> None:
     parser.add_argument("--pg-port", type=int, help="port for a throwaway PostgreSQL server (default: a free one)")
     parser.add_argument("--note", default="", help="a note stored with the results (e.g. 'machine shared')")
     parser.add_argument("--docs", action="store_true", help="refresh the bench section of docs/performance.md")
+    parser.add_argument("--docs-only", action="store_true", help="only refresh docs/performance.md from results")
     args = parser.parse_args()
     args.pandas_seen = None
+    if args.docs_only:
+        print(f"refreshed: {refresh_docs(RESULTS, ROOT / 'docs' / 'performance.md').relative_to(ROOT)}")
+        return
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ector-bench-") as tmp:
