@@ -73,6 +73,24 @@ def render(results: list[dict[str, Any]]) -> str:
             agrees = "yes" if ref.get("agrees") else "**no**"
             figures = f"{ref['seconds']:.1f} | {ref['cpu_seconds']:.1f} | {_mb(ref['peak_mb'])}"
             lines.append(f"| {name} | {figures} | {ratio} | {agrees} |")
+        steps = {name: ref["steps"] for name, ref in r["references"].items() if ref.get("steps")}
+        if steps:
+            stage = {s["name"].removeprefix("ector "): s["seconds"] for s in r["stages"]}
+            ector = {
+                "consolidate": stage["consolidate"],
+                "transform": stage["transform"],
+                "workflows": sum(v for k, v in stage.items() if k.startswith("workflow")),
+            }
+            lines += [
+                "",
+                "By step (wall s; a reference's steps are timed inside its one process, Ector's stages are "
+                "whole processes):",
+                "",
+            ]
+            lines += [f"| step | Ector | {' | '.join(steps)} |", "|---|---:|" + "---:|" * len(steps)]
+            for step, seconds in ector.items():
+                cells = " | ".join(f"{s.get(step, float('nan')):.1f}" for s in steps.values())
+                lines.append(f"| {step} | {seconds:.1f} | {cells} |")
         pg = r.get("postgres")
         if pg:
             lines += [

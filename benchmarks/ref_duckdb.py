@@ -8,7 +8,9 @@ Writes OUT_DIR/<table>.parquet (clean), OUT_DIR/mart.parquet and OUT_DIR/aggrega
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from ref_spec import (
     MAX_OPERATIVE_HOURS,
     NULL_LEVEL,
     OUTCOMES,
+    STEPS_MARK,
     STRATA,
     TIMESTAMP_FORMATS,
     UNITS,
@@ -176,19 +179,28 @@ UNPIVOT ((cases, events) FOR outcome IN (
     return f"WITH long AS ({long})\nSELECT view, unit_id, scope, scope_value, outcome, {counts} FROM ({body})"
 
 
-def run(ingest: Path, out: Path, run_date: date, memory_limit: str | None) -> None:
+def run(ingest: Path, out: Path, run_date: date, memory_limit: str | None) -> dict[str, float]:
+    """Write the clean tables, the mart and the aggregates to `out`; the seconds of each step."""
     out.mkdir(parents=True, exist_ok=True)
+    steps: dict[str, float] = {}
     with duckdb.connect() as db:
         if memory_limit:
             db.execute(f"SET memory_limit = {_quote(memory_limit)}")
         db.execute("SET preserve_insertion_order = false")
+        start = time.perf_counter()
         for spec in table_specs():
             db.execute(consolidate_sql(spec, ingest, run_date))
             db.execute(f"COPY {spec.name} TO {_quote((out / f'{spec.name}.parquet').as_posix())} (FORMAT parquet)")
+        steps["consolidate"] = time.perf_counter() - start
+        start = time.perf_counter()
         db.execute(f"CREATE TABLE mart AS {reference_sql(WINDOW, STRATA)}")
         db.execute(f"COPY mart TO {_quote((out / 'mart.parquet').as_posix())} (FORMAT parquet)")
+        steps["transform"] = time.perf_counter() - start
+        start = time.perf_counter()
         target = _quote((out / "aggregates.parquet").as_posix())
         db.execute(f"COPY ({aggregates_sql()}) TO {target} (FORMAT parquet)")
+        steps["workflows"] = time.perf_counter() - start
+    return steps
 
 
 def main() -> None:
@@ -198,7 +210,8 @@ def main() -> None:
     parser.add_argument("--run-date", type=date.fromisoformat, default=date.today())
     parser.add_argument("--memory-limit", help="DuckDB memory_limit, e.g. 6GB (default: DuckDB's own)")
     args = parser.parse_args()
-    run(args.ingest, args.out, args.run_date, args.memory_limit)
+    steps = run(args.ingest, args.out, args.run_date, args.memory_limit)
+    print(f"{STEPS_MARK} {json.dumps(steps)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ and OUT_DIR/aggregates.parquet.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from ref_spec import (
     MAX_OPERATIVE_HOURS,
     NULL_LEVEL,
     OUTCOMES,
+    STEPS_MARK,
     TIMESTAMP_FORMATS,
     UNITS,
     WINDOW,
@@ -233,15 +236,24 @@ def aggregates(mart: pd.DataFrame, clean: dict[str, pd.DataFrame]) -> pd.DataFra
     return long.astype({"cases": "int64", "events": "int64", "scope_value": "string", "unit_id": "string"})
 
 
-def run(ingest: Path, out: Path, run_date: date) -> None:
+def run(ingest: Path, out: Path, run_date: date) -> dict[str, float]:
+    """Write the clean tables, the mart and the aggregates to `out`; the seconds of each step."""
     out.mkdir(parents=True, exist_ok=True)
+    steps: dict[str, float] = {}
+    start = time.perf_counter()
     clean: dict[str, pd.DataFrame] = {}
     for spec in table_specs():
         clean[spec.name] = consolidate(pd.read_parquet(ingest / f"{spec.name}.parquet"), spec, clean, run_date)
         clean[spec.name].to_parquet(out / f"{spec.name}.parquet", index=False)
+    steps["consolidate"] = time.perf_counter() - start
+    start = time.perf_counter()
     mart = case_mart(clean)
     mart.to_parquet(out / "mart.parquet", index=False)
+    steps["transform"] = time.perf_counter() - start
+    start = time.perf_counter()
     aggregates(mart, clean).to_parquet(out / "aggregates.parquet", index=False)
+    steps["workflows"] = time.perf_counter() - start
+    return steps
 
 
 def main() -> None:
@@ -250,7 +262,8 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--run-date", type=date.fromisoformat, default=date.today())
     args = parser.parse_args()
-    run(args.ingest, args.out, args.run_date)
+    steps = run(args.ingest, args.out, args.run_date)
+    print(f"{STEPS_MARK} {json.dumps(steps)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

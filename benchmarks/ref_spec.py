@@ -56,6 +56,8 @@ MAX_AGE_YEARS: Final = 120
 MAX_OPERATIVE_HOURS: Final = 24
 # The aggregates' long format: one row per (view, unit, scope, scope value, outcome).
 AGGREGATE_KEYS: Final = ("view", "unit_id", "scope", "scope_value", "outcome")
+# A reference prints this and a JSON object of its steps' seconds on its last line of stderr.
+STEPS_MARK: Final = "reference steps:"
 
 
 @dataclass(frozen=True)

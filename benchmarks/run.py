@@ -33,6 +33,7 @@ from agreement import check
 from data import ROOT, data_folder, gold_layer
 from docs_section import refresh_docs
 from measure import Run, run_command
+from ref_spec import STEPS_MARK
 
 RESULTS = ROOT / "benchmarks" / "results"
 STAGES = (
@@ -93,16 +94,22 @@ def pandas_projection(cases: int, previous: dict[str, Any] | None) -> str | None
 
 
 def latest_pandas(below: int) -> dict[str, Any] | None:
-    """The pandas figures of the most recent results file at a smaller size, for the projection."""
+    """The pandas figures of the latest results file of the largest size below `below`, for the projection."""
     best: dict[str, Any] | None = None
-    for path in sorted(RESULTS.glob("*-*.json")):
+    for path in sorted(RESULTS.glob("*-*.json")):  # by date: a later file of a size replaces an earlier one
         stem = path.stem.rsplit("-", 1)[-1]
-        if not stem.isdigit() or int(stem) >= below:
+        if not stem.isdigit() or int(stem) >= below or (best and int(stem) < best["cases"]):
             continue
         pandas = json.loads(path.read_text()).get("references", {}).get("pandas")
         if pandas and pandas.get("seconds"):
             best = {"cases": int(stem), **pandas}
     return best
+
+
+def reference_steps(stderr: str) -> dict[str, float]:
+    """The seconds of each step a reference printed (inside its process: imports and start excluded)."""
+    lines = [line for line in stderr.splitlines() if line.startswith(STEPS_MARK)]
+    return json.loads(lines[-1].removeprefix(STEPS_MARK)) if lines else {}
 
 
 def machine() -> dict[str, Any]:
@@ -258,7 +265,7 @@ def bench_size(cases: int, args: argparse.Namespace, scratch: Path) -> dict[str,
         run = measured(run_command(f"{name} reference", [*command, "--run-date", run_date, *extra]))
         agrees = check(name, work, out / "aggregates.parquet")
         ok &= agrees
-        refs[name] = asdict(run) | {"stderr": None, "agrees": agrees}
+        refs[name] = asdict(run) | {"stderr": None, "agrees": agrees, "steps": reference_steps(run.stderr)}
         if name == "pandas":
             args.pandas_seen = {"cases": cases, "seconds": run.seconds, "peak_mb": run.peak_mb}
         shutil.rmtree(out, ignore_errors=True)
