@@ -30,6 +30,7 @@ from ref_spec import (
     NULL_LEVEL,
     OUTCOMES,
     STEPS_MARK,
+    STRATA,
     TIMESTAMP_FORMATS,
     UNITS,
     WINDOW,
@@ -130,7 +131,7 @@ def _key(table: str) -> str:
 
 
 def case_mart(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The case mart's derived columns and outcome flags (those the aggregations need, and the risk inputs)."""
+    """The case mart: derived columns, outcome flags, the surgeon's case sequence and the expected risks."""
     cases = t["cases"].copy()
     cases["surgery_date"] = cases["surgery_start"].dt.normalize()
     patients = t["patients"][["patient_id", "sex", "birth_date", "death_date"]]
@@ -196,7 +197,15 @@ def case_mart(t: dict[str, pd.DataFrame]) -> pd.DataFrame:
     mart["mortality_30d"] = death_days.between(0, WINDOW) | mart["discharge_destination"].eq("died")
     minimally_invasive = mart["approach"].isin(["laparoscopic", "robotic"])
     mart["conversion"] = mart["converted_to_open"].astype("boolean").where(minimally_invasive)
-    return mart.sort_values(["surgery_start", "case_id"]).reset_index(drop=True)
+
+    # The risk columns: the observed rate of each risk stratum, unless the source gave a predicted risk.
+    mart = mart.sort_values(["surgery_start", "case_id"]).reset_index(drop=True)
+    mart["surgeon_case_seq"] = mart.groupby(["surgeon_id", "procedure_family"]).cumcount() + 1
+    strata = mart.groupby(list(STRATA), dropna=False)
+    stratum_mortality = strata["mortality_30d"].transform("mean")
+    mart["expected_mortality_30d"] = mart["predicted_mortality"].fillna(stratum_mortality)
+    mart["expected_complication_major"] = strata["complication_major"].transform("mean")
+    return mart
 
 
 def aggregates(mart: pd.DataFrame, clean: dict[str, pd.DataFrame]) -> pd.DataFrame:

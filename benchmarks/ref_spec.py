@@ -10,7 +10,8 @@ not logic. Scope, per table in dependency order (parents first):
 - validate: required values present, no date after the run date, the domain rules of the contract (end before
   start, surgery longer than 24 h, discharge before admission, ASA outside 1-5, negative blood loss, risk outside
   0-1, age outside 0-120), and every required reference to a clean parent row (orphans are dropped);
-- transform: the case mart's derived columns and outcome flags (tests/transform/duckdb_reference.py in SQL);
+- transform: the case mart: derived columns, outcome flags, the surgeon's case sequence and the expected risks
+  (tests/transform/duckdb_reference.py in SQL; the pandas mart has the columns the aggregations use);
 - workflow aggregations: per surgeon and per site, overall and per procedure family, cases and events of every
   outcome; the patient view's cohort cells (cases and events per level of each dimension).
 Both write the clean tables, the mart and the aggregates to Parquet, as Ector's stages do.
