@@ -53,3 +53,40 @@ def table(rows: list[Measurement], reference: str) -> str:
     for r in rows:
         lines.append(f"{r.name:<34} {r.seconds:>9.2f} {r.seconds / ref.seconds:>16.2f} {r.peak_mb:>9.0f}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command run to completion in its own process: wall and CPU seconds, peak RSS, exit code."""
+
+    name: str
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    exit_code: int
+    stderr: str
+
+
+# A child's peak RSS starts at its parent's RSS when forked (Linux keeps the high-water mark across exec), so
+# a large parent would inflate every small measurement: a fresh, small interpreter starts the command instead.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": usage.ru_utime + usage.ru_stime,
+                  "peak_mb": usage.ru_maxrss / 1024, "exit_code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
+def run_command(name: str, command: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run `command` in a fresh process: its own wall time, CPU time and peak RSS (wait4's rusage)."""
+    import os
+
+    launcher = [sys.executable, "-S", "-c", _LAUNCHER, *command]
+    done = subprocess.run(launcher, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    try:
+        data = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return Run(name, 0.0, 0.0, 0.0, done.returncode or 1, done.stderr[-3000:])
+    return Run(name, data["seconds"], data["cpu"], data["peak_mb"], data["exit_code"], done.stderr[-3000:])
