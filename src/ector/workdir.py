@@ -85,18 +85,40 @@ def write_failure(exc: BaseException) -> str | None:
     return os.strerror(int(found[1])).lower()
 
 
-def parquet_rows(path: Path) -> int:
+def rerun_hint(producer: str | None) -> str:
+    """The fix for a damaged output: rerun the stage that writes it (`workflow/surgeon` -> `ector workflow surgeon`)."""
+    if producer is None:
+        return "rerun the stage that writes it with --force"
+    return f"rerun `ector {producer.replace('/', ' ')} --force`, the stage that writes it"
+
+
+def unreadable(path: Path, producer: str | None = None) -> InputError:
+    """The error for a Parquet file that cannot be read, naming it and the stage that rewrites it."""
+    return InputError(f"{path} is damaged: not a readable Parquet file", rerun_hint(producer))
+
+
+def parquet_rows(path: Path, producer: str | None = None) -> int:
     """The row count of a Parquet file, from its footer (no data read)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         return int(pq.ParquetFile(path).metadata.num_rows)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(
-            f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]})",
-            "rerun the stage that writes it with --force",
-        ) from None
+    except (OSError, pa.ArrowException):
+        raise unreadable(path, producer) from None
+
+
+def is_readable(path: Path) -> bool:
+    """Whether every page of a Parquet file decodes; read batch by batch, so memory stays bounded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        for _ in pq.ParquetFile(path).iter_batches(batch_size=65_536):
+            pass
+    except (OSError, pa.ArrowException):
+        return False
+    return True
 
 
 def file_fingerprint(path: Path) -> str:
