@@ -10,6 +10,7 @@ read back from the work directory and printed at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
@@ -107,13 +108,13 @@ def durations(demo_gold: Path, reference: Path, tmp_path_factory: pytest.TempPat
 @pytest.fixture(scope="module", autouse=True)
 def _report_landings(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or not LANDINGS:
+    if not LANDINGS:
         return
-    reporter.write_line("")
-    reporter.write_line(f"SIGKILL points: {len(LANDINGS)}; where each landed:")
-    for victim, point, landed in LANDINGS:
-        reporter.write_line(f"  {victim:<12} {point:<18} -> {landed}")
+    lines = [f"SIGKILL points: {len(LANDINGS)}; where each landed:"]
+    lines += [f"  {victim:<12} {point:<18} -> {landed}" for victim, point, landed in LANDINGS]
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+        print("\n" + "\n".join(lines), flush=True)
 
 
 def _happened(workdir: Path, point: str) -> bool:
