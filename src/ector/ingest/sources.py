@@ -200,10 +200,9 @@ class DatabaseSource:
                     if with_columns is not None:
                         frame = frame.select(with_columns)
                     yield frame
-            except (GeneratorExit, KeyboardInterrupt, SystemExit):
-                raise
-            # A connection lost mid-stream makes connectorx panic: pyo3 raises PanicException, a BaseException.
             except BaseException as exc:
+                if not _is_query_failure(exc):
+                    raise
                 raise SourceError(f"reading {table} from {self.description} failed: {_reason(exc)}", _RETRY) from None
 
         return generate
@@ -213,8 +212,16 @@ class DatabaseSource:
         os.environ.setdefault("RUST_LOG", "off")
         try:
             return pl.read_database_uri(query, self.uri, partition_on=partition_on, partition_num=partition_num)
-        except Exception as exc:  # connectorx raises RuntimeError for everything; keep its text, minus secrets
+        except BaseException as exc:
+            if not _is_query_failure(exc):
+                raise
             raise SourceError(_reason(exc)) from None
+
+
+def _is_query_failure(exc: BaseException) -> bool:
+    """Whether connectorx failed (not a signal or an exit). It raises RuntimeError for most failures, and panics
+    when the connection drops mid-stream: pyo3 turns that into PanicException, which is not an Exception."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 # What connectorx (via the Rust postgres, mysql, ... drivers) says when the server went away mid-query.
