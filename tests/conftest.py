@@ -17,9 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _stable_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No ECTOR_ variable from the developer's shell, no ector.yaml from the cwd, a wide plain console."""
+    """No ECTOR_ setting from the developer's shell, no ector.yaml from the cwd, a wide plain console.
+
+    The test harness's own variables stay: ECTOR_TEST_* (e.g. the PostgreSQL URI) and ECTOR_REQUIRE_* (CI's
+    "fail, do not skip" flags, read by fixtures that run after this one).
+    """
     for name in list(os.environ):
-        if name.startswith("ECTOR_") and name != "ECTOR_TEST_POSTGRES_URI":
+        if name.startswith("ECTOR_") and not name.startswith(("ECTOR_TEST_", "ECTOR_REQUIRE_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")

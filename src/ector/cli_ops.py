@@ -178,11 +178,16 @@ def show_command(
     import polars as pl
 
     from ector.transform.filters import where as where_filter
+    from ector.workdir import is_readable, unreadable
 
     settings = load()
     path = _table_path(settings.workdir, target)
+    producer = _producer(path.relative_to(settings.workdir.resolve()).as_posix())
     frame = pl.scan_parquet(path)
-    names = frame.collect_schema().names()
+    try:
+        names = frame.collect_schema().names()
+    except (OSError, pl.exceptions.PolarsError):
+        raise unreadable(path, producer) from None
     if where is not None:  # an empty --where is refused, as by transform, not read as "no condition"
         frame = where_filter(frame, where, names)
     if columns:
@@ -195,7 +200,11 @@ def show_command(
         frame = frame.head(limit)
     try:
         result = frame.collect(engine=settings.engine)
-    except pl.exceptions.ComputeError as exc:
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        if not is_readable(path):
+            raise unreadable(path, producer) from None
+        if not isinstance(exc, pl.exceptions.ComputeError):
+            raise
         raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}", "rerun the stage with --force") from None
     chosen_format = fmt or ("table" if sys.stdout.isatty() else "csv")
     if chosen_format == "table":
@@ -204,6 +213,14 @@ def show_command(
     from ector.pipes import check_format, write_stream
 
     write_stream(result, check_format(chosen_format), sys.stdout.buffer)
+
+
+def _producer(relative: str) -> str | None:
+    """The stage that writes a file of the work directory (the longest stage name its path starts with)."""
+    from ector.pipeline import STAGE_NAMES
+
+    owners = [name for name in STAGE_NAMES if relative.startswith(f"{name}/")]
+    return max(owners, key=len) if owners else None
 
 
 def _table_path(workdir: Path, target: str) -> Path:

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ector.errors import LockedError
-from ector.workdir import STAGING_PREFIX, TMP_MARK, now_iso
+from ector.errors import EctorError, LockedError
+from ector.workdir import STAGING_PREFIX, TMP_MARK, now_iso, write_failure
 
 LOCK_FILE = ".lock"
 _held: dict[Path, int] = {}  # work directory -> depth, so `ector all` and its stages share one lock
@@ -33,8 +33,14 @@ def workdir_lock(root: Path) -> Iterator[None]:
         finally:
             _held[root] -= 1
         return
-    root.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise EctorError(
+            f"cannot write the work directory {root}: {write_failure(exc)}",
+            "point --workdir at a writable folder (or make this one writable)",
+        ) from None
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

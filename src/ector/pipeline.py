@@ -18,9 +18,10 @@ import polars as pl
 
 from ector import __version__
 from ector.console import out
+from ector.errors import InputError
 from ector.lock import workdir_lock
 from ector.settings import Engine, Settings
-from ector.workdir import WorkDir, file_fingerprint, now_iso, parquet_rows
+from ector.workdir import WorkDir, file_fingerprint, is_readable, now_iso, parquet_rows, unreadable
 
 
 @dataclass
@@ -34,6 +35,7 @@ class StageContext:
     rows_in: dict[str, int] = field(default_factory=dict)  # input file -> its row count
     facts: dict[str, Any] = field(default_factory=dict)  # stage-specific totals for the manifest
     partial: bool = False  # the run rewrote only some outputs (ingest --table): keep the others
+    producers: dict[str, str] = field(default_factory=dict)  # input file -> the stage that writes it
 
     @property
     def engine(self) -> Engine:
@@ -43,8 +45,17 @@ class StageContext:
     def read(self, relative: str, *, produced_by: str) -> pl.LazyFrame:
         """Scan one input Parquet file of the work directory and remember its row count."""
         path = self.workdir.require(relative, produced_by=produced_by)
-        self.rows_in[relative] = parquet_rows(path)
+        self.rows_in[relative] = parquet_rows(path, produced_by)
+        self.producers[relative] = produced_by
         return pl.scan_parquet(path)
+
+    def damaged_input(self) -> InputError | None:
+        """The error naming the first input of this stage whose pages do not decode, if any."""
+        for relative, producer in self.producers.items():
+            path = self.workdir.output(relative)
+            if not is_readable(path):
+                return unreadable(path, producer)
+        return None
 
     def sink(self, frames: dict[str, pl.LazyFrame]) -> dict[str, Path]:
         """Write plans to temporary files in one pass; they are published when the stage succeeds."""
@@ -180,8 +191,14 @@ def _run_locked(
     out.event("started", stage=spec.name, level="debug")
     try:
         body(context)
-    except BaseException:
+    except BaseException as exc:
         workdir.discard(context.staged)
+        # A damaged input passes the footer check in `read` and fails when its pages are decoded, deep in a
+        # plan: polars then names no file. Find the input that does not decode, and say which one and the fix.
+        if isinstance(exc, Exception) or type(exc).__name__ == "PanicException":
+            damaged = context.damaged_input()
+            if damaged is not None:
+                raise damaged from None
         raise
     seconds = time.perf_counter() - clock
     entry = {

@@ -6,8 +6,10 @@ atomic on one filesystem), so a reader sees the previous file or the new one, ne
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,40 +47,78 @@ def publish(tmp: Path, target: Path) -> None:
 
 def write_text_atomic(target: Path, text: str) -> None:
     """Write a text file atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(target)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8")
         publish(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise EctorError(f"cannot write {target}: {exc.strerror}", "check free space and permissions") from None
+        raise EctorError(f"cannot write {target}: {write_failure(exc)}", "check free space and permissions") from None
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
     """Write a binary file atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(target)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
         publish(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise EctorError(f"cannot write {target}: {exc.strerror}", "check free space and permissions") from None
+        raise EctorError(f"cannot write {target}: {write_failure(exc)}", "check free space and permissions") from None
 
 
-def parquet_rows(path: Path) -> int:
+# Polars reports a failed write as ComputeError text ending in "(os error N)", not as an OSError; only these
+# numbers mean the target refused the write (a missing input file is also "os error", but not a write failure).
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """What the OS said when a write failed ("no space left on device"), or None when it was not the OS."""
+    if isinstance(exc, OSError):
+        return os.strerror(exc.errno).lower() if exc.errno else str(exc)
+    found = _OS_ERROR.search(str(exc))
+    if found is None or int(found[1]) not in _WRITE_ERRNOS:
+        return None
+    return os.strerror(int(found[1])).lower()
+
+
+def rerun_hint(producer: str | None) -> str:
+    """The fix for a damaged output: rerun the stage that writes it (`workflow/surgeon` -> `ector workflow surgeon`)."""
+    if producer is None:
+        return "rerun the stage that writes it with --force"
+    return f"rerun `ector {producer.replace('/', ' ')} --force`, the stage that writes it"
+
+
+def unreadable(path: Path, producer: str | None = None) -> InputError:
+    """The error for a Parquet file that cannot be read, naming it and the stage that rewrites it."""
+    return InputError(f"{path} is damaged: not a readable Parquet file", rerun_hint(producer))
+
+
+def parquet_rows(path: Path, producer: str | None = None) -> int:
     """The row count of a Parquet file, from its footer (no data read)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         return int(pq.ParquetFile(path).metadata.num_rows)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(
-            f"{path} is not a readable Parquet file ({str(exc).splitlines()[0]})",
-            "rerun the stage that writes it with --force",
-        ) from None
+    except (OSError, pa.ArrowException):
+        raise unreadable(path, producer) from None
+
+
+def is_readable(path: Path) -> bool:
+    """Whether every page of a Parquet file decodes; read batch by batch, so memory stays bounded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        for _ in pq.ParquetFile(path).iter_batches(batch_size=65_536):
+            pass
+    except (OSError, pa.ArrowException):
+        return False
+    return True
 
 
 def file_fingerprint(path: Path) -> str:
@@ -152,16 +192,22 @@ class WorkDir:
 
         staged: dict[str, Path] = {}
         sinks = []
-        for relative, frame in frames.items():
-            tmp = self.staging_dir / relative
-            tmp.parent.mkdir(parents=True, exist_ok=True)
-            staged[relative] = tmp
-            sinks.append(frame.sink_parquet(tmp, lazy=True))
         try:
+            for relative, frame in frames.items():
+                tmp = self.staging_dir / relative
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+                staged[relative] = tmp
+                sinks.append(frame.sink_parquet(tmp, lazy=True))
             pl.collect_all(sinks, engine=engine)
-        except OSError as exc:
+        except (OSError, pl.exceptions.PolarsError) as exc:
             self.discard(staged)
-            raise EctorError(f"cannot write to {self.root}: {exc}", "check free space and permissions") from None
+            reason = write_failure(exc)
+            if reason is None:  # not the filesystem: a bug or bad data, reported as such by the CLI
+                raise
+            targets = sorted({str(self.output(relative).parent) for relative in frames})
+            raise EctorError(
+                f"cannot write {', '.join(targets)}: {reason}", "free space on that filesystem or make it writable"
+            ) from None
         except BaseException:
             self.discard(staged)
             raise

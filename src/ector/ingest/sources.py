@@ -18,6 +18,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from ector.errors import ConfigError, SourceError, redact
+from ector.ingest.stderr import rust_stderr_held
 
 # Default ports of the network databases connectorx reads, for the reachability check.
 _DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mysql": 3306, "mssql": 1433, "oracle": 1521}
@@ -152,7 +153,7 @@ class DatabaseSource:
         except SourceError as exc:
             if _is_missing_table(exc.message):
                 return None
-            raise
+            raise SourceError(f"reading {table} from {self.description} failed: {exc.message}", _RETRY) from None
 
     def read(self, table: str, columns: list[str], key: str) -> pl.LazyFrame:
         """A streaming scan of the table: rows arrive from connectorx in Arrow batches, so the runner's sink
@@ -160,7 +161,10 @@ class DatabaseSource:
         self.check_reachable()
         select = ", ".join(columns)
         query = f"SELECT {select} FROM {self._qualified(table)}"
-        schema = self._query(f"{query} WHERE 1 = 0").schema
+        try:
+            schema = self._query(f"{query} WHERE 1 = 0").schema
+        except SourceError as exc:
+            raise SourceError(f"reading {table} from {self.description} failed: {exc.message}", _RETRY) from None
         partitioning: dict[str, Any] = {}
         expression = _PARTITION_EXPRESSIONS.get(self.scheme)
         if self.partitions > 1 and expression is not None:
@@ -168,10 +172,10 @@ class DatabaseSource:
             query = f"SELECT {bucket} AS {_PARTITION_COLUMN}, {select} FROM {self._qualified(table)}"
             partitioning = {"partition_on": _PARTITION_COLUMN, "partition_num": self.partitions}
         return register_io_source(
-            self._batches(query, schema, partitioning), schema=schema, explain_name=f"connectorx {table}"
+            self._batches(table, query, schema, partitioning), schema=schema, explain_name=f"connectorx {table}"
         )
 
-    def _batches(self, query: str, schema: pl.Schema, partitioning: dict[str, Any]) -> BatchSource:
+    def _batches(self, table: str, query: str, schema: pl.Schema, partitioning: dict[str, Any]) -> BatchSource:
         def generate(
             with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
         ) -> Iterator[pl.DataFrame]:
@@ -179,10 +183,17 @@ class DatabaseSource:
 
             os.environ.setdefault("RUST_LOG", "off")
             try:
-                reader = connectorx.read_sql(
-                    self.uri, query, return_type="arrow_stream", batch_size=_BATCH_ROWS, **partitioning
-                )
-                for batch in reader:
+                with rust_stderr_held():
+                    reader = iter(
+                        connectorx.read_sql(
+                            self.uri, query, return_type="arrow_stream", batch_size=_BATCH_ROWS, **partitioning
+                        )
+                    )
+                while True:
+                    with rust_stderr_held():
+                        batch = next(reader, None)
+                    if batch is None:
+                        break
                     frame = pl.DataFrame(pl.from_arrow(batch)).select(list(schema))
                     # A batch of all-null values comes back typed Null: give it the declared type.
                     frame = frame.cast({c: t for c, t in schema.items() if frame.schema[c] != t})
@@ -191,9 +202,10 @@ class DatabaseSource:
                     if with_columns is not None:
                         frame = frame.select(with_columns)
                     yield frame
-            except Exception as exc:  # connectorx raises RuntimeError for everything; keep its text, minus secrets
-                message = redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__
-                raise SourceError(f"reading {self.description} failed: {message}") from None
+            except BaseException as exc:
+                if not _is_query_failure(exc):
+                    raise
+                raise SourceError(f"reading {table} from {self.description} failed: {_reason(exc)}", _RETRY) from None
 
         return generate
 
@@ -202,8 +214,37 @@ class DatabaseSource:
         os.environ.setdefault("RUST_LOG", "off")
         try:
             return pl.read_database_uri(query, self.uri, partition_on=partition_on, partition_num=partition_num)
-        except Exception as exc:  # connectorx raises RuntimeError for everything; keep its text, minus secrets
-            raise SourceError(redact(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        except BaseException as exc:
+            if not _is_query_failure(exc):
+                raise
+            raise SourceError(_reason(exc)) from None
+
+
+def _is_query_failure(exc: BaseException) -> bool:
+    """Whether connectorx failed (not a signal or an exit). It raises RuntimeError for most failures, and panics
+    when the connection drops mid-stream: pyo3 turns that into PanicException, which is not an Exception."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+# What connectorx (via the Rust postgres, mysql, ... drivers) says when the server went away mid-query.
+_CONNECTION_LOST = (
+    "connectionreset",
+    "connection reset",
+    "connection closed",
+    "broken pipe",
+    "unexpected eof",
+    "terminating connection",
+    "server closed the connection",
+)
+_RETRY = "check that the server runs, then rerun: the previous outputs are intact"
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why a query failed: connectorx's first line, minus secrets; a lost connection by name."""
+    text = str(exc)
+    if any(marker in text.lower() for marker in _CONNECTION_LOST):
+        return "the connection to the server was lost"
+    return redact(text).splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def _is_missing_table(message: str) -> bool:
