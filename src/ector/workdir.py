@@ -6,6 +6,7 @@ atomic on one filesystem), so a reader sees the previous file or the new one, ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -174,7 +175,13 @@ class WorkDir:
             target = self.output(relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             publish(tmp, target)
-        shutil.rmtree(self.staging_dir, ignore_errors=True)  # now empty
+        # Remove the folders these files left empty; another stage of the same pass may still have files staged.
+        folders = {
+            folder for tmp in staged.values() for folder in tmp.parents if folder.is_relative_to(self.staging_dir)
+        }
+        for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                folder.rmdir()
         return rows
 
     def remove_stale(self, stage: str, keep: set[str]) -> None:
