@@ -193,6 +193,7 @@ def show_command(
     """
     import polars as pl
 
+    from ector.engine import collect
     from ector.transform.filters import where as where_filter
 
     settings = load()
@@ -210,7 +211,7 @@ def show_command(
     if limit is not None:
         frame = frame.head(limit)
     try:
-        result = frame.collect(engine=settings.engine)
+        result = collect(frame, settings.engine)
     except pl.exceptions.ComputeError as exc:
         raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}", "rerun the stage with --force") from None
     chosen_format = fmt or ("table" if sys.stdout.isatty() else "csv")

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from ector import __version__
+from ector import __version__, engine
 from ector.console import out
 from ector.lock import workdir_lock
 from ector.settings import Engine, Settings
@@ -54,7 +54,7 @@ class StageContext:
 
     def collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
         """Collect a (small) plan with the configured engine."""
-        return frame.collect(engine=self.engine)
+        return engine.collect(frame, self.engine)
 
 
 StageBody = Callable[[StageContext], None]

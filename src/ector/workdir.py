@@ -149,17 +149,15 @@ class WorkDir:
 
     def stage_frames(self, frames: dict[str, pl.LazyFrame], engine: Engine) -> dict[str, Path]:
         """Sink every frame to a file in the staging folder; nothing is published yet."""
-        import polars as pl
+        from ector.engine import sink_all
 
         staged: dict[str, Path] = {}
-        sinks = []
-        for relative, frame in frames.items():
+        for relative in frames:
             tmp = self.staging_dir / relative
             tmp.parent.mkdir(parents=True, exist_ok=True)
             staged[relative] = tmp
-            sinks.append(frame.sink_parquet(tmp, lazy=True))
         try:
-            pl.collect_all(sinks, engine=engine)
+            sink_all({staged[relative]: frame for relative, frame in frames.items()}, engine)
         except OSError as exc:
             self.discard(staged)
             raise EctorError(f"cannot write to {self.root}: {exc}", "check free space and permissions") from None

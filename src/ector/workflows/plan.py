@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ector.engine import collect_all
 from ector.settings import Engine
 
 Frame = pl.LazyFrame | pl.DataFrame
@@ -39,7 +40,7 @@ class ViewPlan:
 
 def collect_views(plans: Sequence[ViewPlan], engine: Engine) -> list[dict[str, Frame]]:
     """Collect every plan's aggregates in one collect_all and finish each view's tables."""
-    collected = pl.collect_all([frame for plan in plans for frame in plan.aggregates], engine=engine)
+    collected = collect_all([frame for plan in plans for frame in plan.aggregates], engine)
     results, start = [], 0
     for plan in plans:
         stop = start + len(plan.aggregates)
