@@ -35,17 +35,19 @@ def thin_series(series: pl.LazyFrame, *, by: Sequence[str], watch: Sequence[str]
     changed = pl.any_horizontal(*(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in by), pl.col("__row") == 0)
     framed = (
         series.with_row_index("__row")
-        .with_columns(__s=changed.cum_sum())
+        .with_columns(__s=changed.cum_sum().cast(pl.UInt32))
         .with_columns(
-            __i=(pl.col("__row") - pl.col("__row").min().over("__s")).cast(pl.Int64),
-            __n=pl.len().cast(pl.Int64).over("__s"),
+            __i=(pl.col("__row") - pl.col("__row").min().over("__s")).cast(pl.Int32),
+            __n=pl.len().cast(pl.Int32).over("__s"),
         )
         .with_columns(__bin=pl.col("__i") // ((pl.col("__n") + bins - 1) // bins))  # width ceil(n / bins)
         .with_columns(
             __g=((pl.col("__s") != pl.col("__s").shift(1)) | (pl.col("__bin") != pl.col("__bin").shift(1)))
             .fill_null(True)
             .cum_sum()
+            .cast(pl.UInt32)
         )
+        .drop("__row", "__s", "__bin")  # narrow integer helpers only, while the whole series is held
     )
     extremes = {f"__{pick}_{c}": getattr(pl.col(c), pick)().over("__g") for c in watch for pick in ("max", "min")}
     # A bin's extreme: the first row holding its largest (smallest) value; none when the bin is all null.
@@ -61,4 +63,4 @@ def thin_series(series: pl.LazyFrame, *, by: Sequence[str], watch: Sequence[str]
         pl.col("__i") == pl.col("__i").max().over("__g"),
         *firsts,
     )
-    return framed.with_columns(**extremes).filter(keep).drop("__row", "__s", "__i", "__n", "__bin", "__g", *extremes)
+    return framed.with_columns(**extremes).filter(keep).drop("__i", "__n", "__g", *extremes)
