@@ -54,6 +54,9 @@ def write_text_atomic(target: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise EctorError(f"cannot write {target}: {exc.strerror}", "check free space and permissions") from None
+    except BaseException:  # stopped by a signal mid-write: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
@@ -66,6 +69,9 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise EctorError(f"cannot write {target}: {exc.strerror}", "check free space and permissions") from None
+    except BaseException:  # stopped by a signal mid-write: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def parquet_rows(path: Path) -> int:
