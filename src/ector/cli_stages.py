@@ -78,6 +78,7 @@ def _workflow(
     fmt: str,
     force: bool,
 ) -> None:
+    from ector.engine import collect
     from ector.workflows.stage import VIEWS, workflow_stage
 
     settings = load(**{"analysis.period": by})
@@ -95,7 +96,7 @@ def _workflow(
 
         mart = pl.scan_parquet(mart_path)
     tables = VIEWS[view](mart, settings.analysis, settings.engine)
-    _emit(tables["summary"].lazy().collect(engine=settings.engine), output, fmt)
+    _emit(collect(tables["summary"].lazy(), settings.engine), output, fmt)
 
 
 _BY = Annotated[str | None, typer.Option("--by", help="period of trends: month | quarter | year")]

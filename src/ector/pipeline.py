@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from ector import __version__
+from ector import __version__, engine
 from ector.console import out
 from ector.errors import InputError
 from ector.lock import workdir_lock
@@ -65,7 +65,7 @@ class StageContext:
 
     def collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
         """Collect a (small) plan with the configured engine."""
-        return frame.collect(engine=self.engine)
+        return engine.collect(frame, self.engine)
 
 
 StageBody = Callable[[StageContext], None]
@@ -180,6 +180,59 @@ def run_stage(
         return True
 
 
+GroupBody = Callable[[dict[str, StageContext]], None]
+
+
+def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *, force: bool = True) -> list[str]:
+    """Run the stale stages of `names` in one body (e.g. the three workflows in one pass over the case mart).
+
+    The body gets one StageContext per stage to run (never a fresh one), keyed by name, and must stage each
+    stage's outputs in its own context (`sink_together` writes them in one pass). Each stage is then published
+    and recorded in the manifest as if run alone, with its share of the time. Returns the names that ran.
+    """
+    specs = [stage(name) for name in names]
+    with workdir_lock(settings.workdir):
+        stale = []
+        for spec in specs:
+            reason = None if force else staleness(spec, settings, {})
+            if not force and reason is None:
+                out.event("fresh: inputs and settings unchanged, skipped (--force reruns it)", stage=spec.name)
+                continue
+            if reason is not None:
+                out.event(f"stale: {reason}", stage=spec.name, level="debug")
+            stale.append(spec)
+        if not stale:
+            return []
+        workdir = WorkDir(settings.workdir)
+        workdir.root.mkdir(parents=True, exist_ok=True)
+        inputs = {spec.name: input_fingerprints(workdir, spec.inputs) for spec in stale}
+        contexts = {spec.name: StageContext(name=spec.name, settings=settings, workdir=workdir) for spec in stale}
+        started, clock = now_iso(), time.perf_counter()
+        for spec in stale:
+            out.event("started", stage=spec.name, level="debug")
+        try:
+            body(contexts)
+        except BaseException:
+            for context in contexts.values():
+                workdir.discard(context.staged)
+            raise
+        seconds = (time.perf_counter() - clock) / len(stale)  # one pass: each stage's share
+        for spec in stale:
+            _publish(spec, contexts[spec.name], settings, {}, inputs[spec.name], started, seconds)
+        return [spec.name for spec in stale]
+
+
+def sink_together(outputs: Sequence[tuple[StageContext, dict[str, pl.LazyFrame]]]) -> None:
+    """Sink the outputs of several stages in one pass (one collect_all), each staged in its own context."""
+    if not outputs:
+        return
+    first = outputs[0][0]
+    every = {relative: frame for _, tables in outputs for relative, frame in tables.items()}
+    staged = first.workdir.stage_frames(every, first.engine)
+    for context, tables in outputs:
+        context.staged |= {relative: staged[relative] for relative in tables}
+
+
 def _run_locked(
     spec: Stage, body: StageBody, settings: Settings, options: dict[str, Any], external: dict[str, str] | None
 ) -> None:
@@ -200,7 +253,20 @@ def _run_locked(
             if damaged is not None:
                 raise damaged from None
         raise
-    seconds = time.perf_counter() - clock
+    _publish(spec, context, settings, options, inputs, started, time.perf_counter() - clock)
+
+
+def _publish(
+    spec: Stage,
+    context: StageContext,
+    settings: Settings,
+    options: dict[str, Any],
+    inputs: dict[str, str],
+    started: str,
+    seconds: float,
+) -> None:
+    """Publish a stage's staged outputs and record it in the manifest."""
+    workdir = context.workdir
     entry = {
         "started": started,
         "ector_version": __version__,

@@ -6,6 +6,7 @@ atomic on one filesystem), so a reader sees the previous file or the new one, ne
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -55,6 +56,9 @@ def write_text_atomic(target: Path, text: str) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise EctorError(f"cannot write {target}: {write_failure(exc)}", "check free space and permissions") from None
+    except BaseException:  # stopped by a signal mid-write: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
@@ -67,6 +71,9 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise EctorError(f"cannot write {target}: {write_failure(exc)}", "check free space and permissions") from None
+    except BaseException:  # stopped by a signal mid-write: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 # Polars reports a failed write as ComputeError text ending in "(os error N)", not as an OSError; only these
@@ -190,15 +197,15 @@ class WorkDir:
         """Sink every frame to a file in the staging folder; nothing is published yet."""
         import polars as pl
 
+        from ector.engine import sink_all
+
         staged: dict[str, Path] = {}
-        sinks = []
         try:
-            for relative, frame in frames.items():
+            for relative in frames:
                 tmp = self.staging_dir / relative
                 tmp.parent.mkdir(parents=True, exist_ok=True)
                 staged[relative] = tmp
-                sinks.append(frame.sink_parquet(tmp, lazy=True))
-            pl.collect_all(sinks, engine=engine)
+            sink_all({staged[relative]: frame for relative, frame in frames.items()}, engine)
         except (OSError, pl.exceptions.PolarsError) as exc:
             self.discard(staged)
             reason = write_failure(exc)
@@ -220,7 +227,13 @@ class WorkDir:
             target = self.output(relative)
             target.parent.mkdir(parents=True, exist_ok=True)
             publish(tmp, target)
-        shutil.rmtree(self.staging_dir, ignore_errors=True)  # now empty
+        # Remove the folders these files left empty; another stage of the same pass may still have files staged.
+        folders = {
+            folder for tmp in staged.values() for folder in tmp.parents if folder.is_relative_to(self.staging_dir)
+        }
+        for folder in sorted(folders, key=lambda path: len(path.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty, or already gone
+                folder.rmdir()
         return rows
 
     def remove_stale(self, stage: str, keep: set[str]) -> None:

@@ -115,6 +115,34 @@ def test_all_gives_the_same_outputs_as_the_single_commands(cli, gold: Path, tmp_
         assert_frame_equal(
             pl.read_parquet(tmp_path / "chain" / relative), pl.read_parquet(tmp_path / "single" / relative)
         )
+    # The views ran in one pass in `all`, one by one here: the manifest says the same of each.
+    chain, single = _manifest(tmp_path / "chain")["stages"], _manifest(tmp_path / "single")["stages"]
+    for view in ("workflow/patient", "workflow/surgeon", "workflow/site"):
+        for key in ("rows_in", "outputs", "settings_hash", "not_available"):
+            assert chain[view][key] == single[view][key], (view, key)
+        assert chain[view]["inputs"].keys() == single[view]["inputs"].keys()  # same files (other mtimes)
+
+
+def test_all_reruns_only_the_stale_views_of_the_shared_pass(cli, gold: Path, tmp_path: Path) -> None:
+    assert cli("all", "--source", str(gold), *TO_WORKFLOWS).exit_code == 0
+    work = tmp_path / "ector-work"
+    before = {name: entry["finished"] for name, entry in _manifest(work)["stages"].items()}
+    expected = pl.read_parquet(work / "workflow/site/volume_trend.parquet")
+    (work / "workflow/site/volume_trend.parquet").unlink()
+
+    result = cli("--verbose", "all", "--source", str(gold), *TO_WORKFLOWS)
+
+    assert result.exit_code == 0, result.output
+    assert "workflow/patient: fresh" in result.stderr
+    assert "workflow/surgeon: fresh" in result.stderr
+    assert "workflow/site: stale: output missing" in result.stderr
+    after = {name: entry["finished"] for name, entry in _manifest(work)["stages"].items()}
+    assert {name for name in after if after[name] != before[name]} <= {"workflow/site"}
+    assert_frame_equal(pl.read_parquet(work / "workflow/site/volume_trend.parquet"), expected)
+    status = cli("status")
+    assert status.exit_code == 0
+    for view in ("workflow/patient", "workflow/surgeon", "workflow/site"):
+        assert any(view in line and "fresh" in line for line in status.stdout.splitlines()), status.stdout
 
 
 def test_single_command_skips_when_fresh_and_names_missing_inputs(cli, gold: Path) -> None:

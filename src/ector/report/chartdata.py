@@ -163,12 +163,20 @@ def learning_data(
     """Return (moving-median lines, binned medians) of learning curves, per panel (unit label) and family.
 
     Bins hold at least k cases for an external audience, and series of fewer than k cases are dropped, so no
-    point stands for fewer than k operations. Lines keep at most LINE_POINTS points per series.
+    point stands for fewer than k operations. Lines keep at most LINE_POINTS points per series. The medians are
+    over the rows the surgeon view wrote: every case of a curve of up to `workflows.thinning.BINS` cases, the
+    thinned rows of a longer one (docs/workflows.md).
     """
     k = disclosure.min_cell_size if disclosure.external else 1
     kept = series.filter(pl.col("cases_used") >= k)
-    # Each panel says how many cases its curves rest on (methods.md: the CUSUM peak moves with it).
-    used = kept.group_by("unit_id").agg(pl.len().alias("__used"))
+    # Each panel says how many cases its curves rest on (methods.md: the CUSUM peak moves with it): the
+    # curves' lengths, not the rows here, which are thinned for long curves (workflows.thinning).
+    used = (
+        kept.group_by("unit_id", "procedure_family")
+        .agg(pl.col("cases_used").first())
+        .group_by("unit_id")
+        .agg(pl.col("cases_used").sum().alias("__used"))
+    )
     keyed = (
         kept.join(used, on="unit_id", how="left")
         .with_columns(
@@ -207,7 +215,7 @@ def cusum_data(series: pl.DataFrame, labels: Mapping[str, str]) -> pl.DataFrame:
     """
     keyed = series.with_columns(
         unit=pl.col("unit_id").replace_strict(dict(labels), default=None, return_dtype=pl.String),
-        __n=pl.len().over("unit_id", "outcome"),
+        __n=pl.col("seq").max().over("unit_id", "outcome"),  # the series' length: long ones arrive thinned
     )
     width = (pl.col("__n") / LINE_POINTS).ceil().cast(pl.Int64).clip(1)
     return (

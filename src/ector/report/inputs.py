@@ -12,8 +12,10 @@ from typing import Any, Final
 
 import polars as pl
 
+from ector.engine import collect, collect_all
 from ector.errors import MissingInputError
 from ector.pipeline import StageContext
+from ector.settings import Engine
 
 VIEWS: Final = ("patient", "surgeon", "site")
 # view -> the per-unit tables the report shows (summary first: a view without it was not run).
@@ -35,6 +37,7 @@ class ViewData:
     name: str
     tables: dict[str, pl.DataFrame]
     series: dict[str, pl.LazyFrame] = field(default_factory=dict)
+    engine: Engine = "auto"  # the engine the series are collected with (settings.engine)
 
     def table(self, name: str) -> pl.DataFrame | None:
         """Return a collected table of the view, or None when the view did not write it."""
@@ -95,12 +98,12 @@ def read_inputs(context: StageContext, *, with_names: bool) -> ReportInputs:
         if {"surgeon_id", "surgeon_name"} <= set(surgeons.collect_schema().names()):
             extra["names"] = surgeons.select("surgeon_id", "surgeon_name").unique("surgeon_id", keep="first")
     keys = list(plans) + [("", name) for name in extra]
-    frames = pl.collect_all([*plans.values(), *extra.values()], engine=context.engine)
+    frames = collect_all([*plans.values(), *extra.values()], context.engine)
     collected = dict(zip(keys, frames, strict=True))
     views: dict[str, ViewData | None] = {v: None for v in VIEWS}
     for view in present:
         tables = {t: collected[(view, t)] for t in VIEW_TABLES[view] if (view, t) in collected}
-        views[view] = ViewData(view, tables, series[view])
+        views[view] = ViewData(view, tables, series[view], context.engine)
     return ReportInputs(
         manifest=root.read_manifest(),
         views=views,
@@ -124,5 +127,5 @@ def unit_series(view: ViewData | None, table: str, units: Sequence[str]) -> pl.D
     if view is None or table not in view.series:
         return None
     if not units:
-        return view.series[table].head(0).collect()
-    return view.series[table].filter(pl.col("unit_id").is_in(list(units))).collect()
+        return collect(view.series[table].head(0), view.engine)
+    return collect(view.series[table].filter(pl.col("unit_id").is_in(list(units))), view.engine)

@@ -58,7 +58,7 @@ def risk_adjusted_cusum(
     cases: FrameT,
     *,
     unit: str | Sequence[str],
-    order: str | Sequence[str],
+    order: str | Sequence[str] | None,
     risk: str,
     outcome: str,
     odds_ratio_alternative: float = 2.0,
@@ -67,13 +67,14 @@ def risk_adjusted_cusum(
     """Return `cases` with `cusum_weight` (W_t) and `cusum` (X_t) per unit, in the order of `order`.
 
     Rows keep their input order; each unit's series is computed in `order` (ties: add a tie-break column
-    such as the case id, or the series is not deterministic). Rows with a null risk or outcome carry a null
-    weight and are skipped by the running sums.
+    such as the case id, or the series is not deterministic); `order=None` when the rows are already in time
+    order within each unit (sorting once is cheaper than a sort per window). Rows with a null risk or outcome
+    carry a null weight and are skipped by the running sums.
     """
     weight = steiner_weight(pl.col(risk), pl.col(outcome), odds_ratio_alternative, odds_ratio_null)
     return cases.with_columns(
         cusum_weight=weight,
-        cusum=cusum_path(weight).over(_names(unit), order_by=_names(order)),
+        cusum=_over(cusum_path(weight), unit, order),
     )
 
 
@@ -81,14 +82,22 @@ def vlad(
     cases: FrameT,
     *,
     unit: str | Sequence[str],
-    order: str | Sequence[str],
+    order: str | Sequence[str] | None,
     risk: str,
     outcome: str,
 ) -> FrameT:
-    """Return `cases` with `vlad`, the running sum of (p - y) per unit in `order` (lives gained)."""
-    return cases.with_columns(
-        vlad=vlad_path(pl.col(risk), pl.col(outcome)).over(_names(unit), order_by=_names(order)),
-    )
+    """Return `cases` with `vlad`, the running sum of (p - y) per unit in `order` (lives gained).
+
+    `order=None`: the rows are already in time order within each unit.
+    """
+    return cases.with_columns(vlad=_over(vlad_path(pl.col(risk), pl.col(outcome)), unit, order))
+
+
+def _over(path: pl.Expr, unit: str | Sequence[str], order: str | Sequence[str] | None) -> pl.Expr:
+    """The running `path` per unit, in `order`, or in row order when `order` is None."""
+    if order is None:
+        return path.over(_names(unit))
+    return path.over(_names(unit), order_by=_names(order))
 
 
 def _names(columns: str | Sequence[str]) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Final
 
 import polars as pl
 
+from ector.engine import collect
 from ector.errors import ConfigError, ContractError
 from ector.settings import AnalysisSettings, Engine, Period
 
@@ -165,10 +166,11 @@ def probe_availability(mart: pl.LazyFrame, analysis: AnalysisSettings, engine: E
             "use case-mart columns such as procedure_family, asa_class, age_band, urgency",
         )
     columns = list(dict.fromkeys([*PROBED, *analysis.risk_strata]))
-    row = mart.select(
+    row_plan = mart.select(
         pl.len().alias("__cases"),
         *(pl.col(c).is_not_null().any().alias(c) for c in columns),
-    ).collect(engine=engine)
+    )
+    row = collect(row_plan, engine)
     return Availability({c: bool(row[c][0]) for c in columns}, int(row["__cases"][0]))
 
 

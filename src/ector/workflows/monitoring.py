@@ -2,7 +2,10 @@
 
 Both are per-case series ordered by surgery_start then case_id (the mart's own order and a deterministic
 tie-break); the formulas are `stats.learning_curve` and `stats.cusum`. Window functions over time do not
-stream, so each plan first projects the few columns it needs.
+stream, so each plan first projects the few columns it needs and sorts them once (unit, then time): every
+window then runs in row order instead of sorting again. The series are computed over every case, then
+thinned to a bounded number of points per series (`workflows.thinning`: final values, per-bin extremes and
+bin ends kept exactly), so the tables stay chart-sized at any number of cases.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import polars as pl
 from ector.stats.cusum import risk_adjusted_cusum, vlad
 from ector.stats.learning_curve import learning_curve
 from ector.workflows.mart import Availability
+from ector.workflows.thinning import thin_series
 
 ORDER: Final = ("surgery_start", "case_id")
 # Monitored outcome -> the mart column holding each case's predicted risk p_t.
@@ -46,12 +50,15 @@ _CUSUM_SCHEMA: Final = {
 
 
 def learning_curve_plan(mart: pl.LazyFrame, unit: str) -> pl.LazyFrame:
-    """Return the plan of the learning curves: one row per case with operative minutes, sorted.
+    """Return the plan of the learning curves: cases with operative minutes, thinned per curve, sorted.
 
     Columns: `unit_id, procedure_family, case_sequence, case_id, surgery_date, approach, operative_minutes,
     moving_median, cusum, cases_used`. The sequence counts every case of the unit in the family (experience
-    is every case done); approach is kept so that, e.g., robotic curves can be read on their own.
+    is every case done); approach is kept so that, e.g., robotic curves can be read on their own. A curve
+    longer than `thinning.BINS` cases keeps its first and last case and, per bin, its last case and those
+    with the extreme moving median and CUSUM; cases_used is the length of the whole curve.
     """
+    keys = ["unit_id", "procedure_family"]
     cases = mart.select(
         pl.col(unit).alias("unit_id"),
         "procedure_family",
@@ -60,8 +67,9 @@ def learning_curve_plan(mart: pl.LazyFrame, unit: str) -> pl.LazyFrame:
         "surgery_date",
         "approach",
         "operative_minutes",
-    )
-    return learning_curve(cases, by=["unit_id", "procedure_family"], order=list(ORDER)).select(
+    ).sort([*keys, *ORDER])
+    curves = learning_curve(cases, by=keys, order=None)
+    return thin_series(curves, by=keys, watch=["moving_median", "cusum"]).select(
         "unit_id",
         "procedure_family",
         pl.col("case_sequence").cast(pl.Int64),
@@ -78,9 +86,11 @@ def learning_curve_plan(mart: pl.LazyFrame, unit: str) -> pl.LazyFrame:
 def cusum_plan(mart: pl.LazyFrame, unit: str, availability: Availability) -> pl.LazyFrame:
     """Return the plan of Steiner CUSUM (R_A = 2) and VLAD series per unit for mortality and major complication.
 
-    One row per monitored case, in CUSUM_COLUMNS, sorted by unit_id, outcome, seq. Cases with an unknown
-    outcome or risk are left out (seq counts the monitored cases). An outcome whose column or risk is not
-    available has no rows: the availability table says why.
+    In CUSUM_COLUMNS, sorted by unit_id, outcome, seq. Cases with an unknown outcome or risk are left out (seq
+    counts the monitored cases). A series longer than `thinning.BINS` cases keeps its first and last case and,
+    per bin, its last case and those with the extreme CUSUM and VLAD: the largest seq of a series is its
+    length, its last row its final values. An outcome whose column or risk is not available has no rows: the
+    availability table says why.
     """
     plans = []
     for outcome, risk in MONITORED.items():
@@ -95,11 +105,11 @@ def cusum_plan(mart: pl.LazyFrame, unit: str, availability: Availability) -> pl.
             pl.col(risk).alias("risk"),
             pl.col(outcome).alias("observed"),
         ).filter(pl.col("risk").is_not_null() & pl.col("observed").is_not_null())
-        series = risk_adjusted_cusum(cases, unit="unit_id", order=list(ORDER), risk="risk", outcome="observed")
-        series = vlad(series, unit="unit_id", order=list(ORDER), risk="risk", outcome="observed")
-        plans.append(
-            series.with_columns(seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("unit_id", order_by=list(ORDER)))
-        )
+        cases = cases.sort(["unit_id", *ORDER], nulls_last=True)
+        series = risk_adjusted_cusum(cases, unit="unit_id", order=None, risk="risk", outcome="observed")
+        series = vlad(series, unit="unit_id", order=None, risk="risk", outcome="observed")
+        series = series.with_columns(seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("unit_id"))
+        plans.append(thin_series(series, by=["unit_id"], watch=["cusum", "vlad"]))
     if not plans:
         return pl.LazyFrame(schema=_CUSUM_SCHEMA)
     return pl.concat(plans).select(CUSUM_COLUMNS).sort("unit_id", "outcome", "seq", nulls_last=True)

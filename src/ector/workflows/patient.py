@@ -20,8 +20,7 @@ from ector.workflows.mart import (
     usable_strata,
 )
 from ector.workflows.outcomes import LEVEL, RATE_METRICS
-
-Frame = pl.LazyFrame | pl.DataFrame
+from ector.workflows.plan import Frame, ViewPlan, collect_views
 
 # Cohort dimensions, in report order; "all" is the whole cohort, one cell.
 DIMENSIONS: Final = ("all", "age_band", "sex", "asa_class", "urgency", "procedure_family", "approach", "period")
@@ -45,13 +44,21 @@ def patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, *, engine: Engi
     """
     mart = conform_mart(mart, analysis.period)
     availability = probe_availability(mart, analysis, engine)
-    cells = pl.collect_all([_cohort_plan(mart, d) for d in DIMENSIONS], engine=engine)
-    summary = pl.concat([_cohort_rates(c, availability) for c in cells])
-    return {
-        "summary": _sort_cells(summary),
-        "per_patient": per_patient_plan(mart, availability),
-        "availability": availability_table(availability, analysis, usable_strata(analysis, availability)),
-    }
+    return collect_views([plan_patient_view(mart, analysis, availability)], engine)[0]
+
+
+def plan_patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
+    """Return the plan of `patient_view` over a conformed mart: one cohort plan per dimension."""
+
+    def finish(cells: list[pl.DataFrame]) -> dict[str, Frame]:
+        summary = pl.concat([_cohort_rates(c, availability) for c in cells])
+        return {
+            "summary": _sort_cells(summary),
+            "per_patient": per_patient_plan(mart, availability),
+            "availability": availability_table(availability, analysis, usable_strata(analysis, availability)),
+        }
+
+    return ViewPlan([_cohort_plan(mart, d) for d in DIMENSIONS], finish)
 
 
 def _cohort_plan(mart: pl.LazyFrame, dimension: str) -> pl.LazyFrame:

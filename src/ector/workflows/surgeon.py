@@ -5,13 +5,21 @@ from __future__ import annotations
 import polars as pl
 
 from ector.settings import AnalysisSettings, Engine
-from ector.workflows.mart import conform_mart
+from ector.workflows.mart import Availability, conform_mart, probe_availability
 from ector.workflows.monitoring import learning_curve_plan
-from ector.workflows.unit import Frame, unit_view
+from ector.workflows.plan import Frame, ViewPlan, collect_views
+from ector.workflows.unit import plan_unit_view
 
 
 def surgeon_view(mart: pl.LazyFrame, analysis: AnalysisSettings, *, engine: Engine = "auto") -> dict[str, Frame]:
     """Return the surgeon view's tables: the unit view's (unit_id = surgeon_id) and `learning_curve`."""
-    tables = unit_view(mart, "surgeon_id", analysis, engine=engine)
-    tables["learning_curve"] = learning_curve_plan(conform_mart(mart, analysis.period), "surgeon_id")
-    return tables
+    mart = conform_mart(mart, analysis.period)
+    availability = probe_availability(mart, analysis, engine)
+    return collect_views([plan_surgeon_view(mart, analysis, availability)], engine)[0]
+
+
+def plan_surgeon_view(mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
+    """Return the plan of `surgeon_view` over a conformed mart."""
+    return plan_unit_view(mart, "surgeon_id", analysis, availability).extend(
+        lambda _: {"learning_curve": learning_curve_plan(mart, "surgeon_id")}
+    )

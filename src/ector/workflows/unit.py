@@ -16,6 +16,7 @@ from ector.workflows.case_mix import case_mix_plan, case_mix_table
 from ector.workflows.funnels import unit_funnels
 from ector.workflows.mart import (
     OUTCOMES,
+    Availability,
     availability_table,
     conform_mart,
     probe_availability,
@@ -23,10 +24,10 @@ from ector.workflows.mart import (
 )
 from ector.workflows.monitoring import cusum_plan
 from ector.workflows.outcomes import METRICS, long_outcomes, outcome_cells, outcome_rates, wide_outcomes
+from ector.workflows.plan import Frame, ViewPlan, collect_views
 from ector.workflows.volume import volume_plan
 
 Unit = Literal["surgeon_id", "site_id"]
-Frame = pl.LazyFrame | pl.DataFrame
 
 # Descriptive columns of a unit, shown in its summary row (null when the unit's own table is absent).
 UNIT_ATTRIBUTES: Final[dict[str, tuple[str, ...]]] = {
@@ -54,6 +55,12 @@ def unit_view(
     """
     mart = conform_mart(mart, analysis.period)
     availability = probe_availability(mart, analysis, engine)
+    return collect_views([plan_unit_view(mart, unit, analysis, availability)], engine)[0]
+
+
+def plan_unit_view(mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
+    """Return the plan of `unit_view` over a conformed mart: everything that aggregates the mart, collected
+    together, and the per-unit tables finished from those small results."""
     strata = usable_strata(analysis, availability)
     plans = [
         outcome_cells(mart, unit, availability, strata),
@@ -65,24 +72,27 @@ def unit_view(
             for scope, (_, keys) in SCOPES.items()
         ),
     ]
-    cells, mix, *volumes = pl.collect_all(plans, engine=engine)
 
-    tables: dict[str, Frame] = {}
-    long_parts = []
-    for (scope, (table, scope_keys)), volume in zip(SCOPES.items(), volumes, strict=True):
-        keys = ["unit_id", *scope_keys]
-        long = long_outcomes(volume, outcome_rates(cells, keys), keys, availability)
-        tables[table] = volume.join(wide_outcomes(long, keys), on=keys, how="left", nulls_equal=True)
-        value = pl.col(scope_keys[0]).cast(pl.String) if scope_keys else pl.lit("all")
-        long_parts.append(long.with_columns(scope=pl.lit(scope), scope_value=value))
-        if scope == "overall":
-            tables["funnel"] = unit_funnels(long, analysis)
-    tables = {name: _sorted(frame) for name, frame in tables.items()}
-    tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
-    tables["case_mix"] = case_mix_table(mix, availability)
-    tables["cusum"] = cusum_plan(mart, unit, availability)
-    tables["availability"] = availability_table(availability, analysis, strata)
-    return tables
+    def finish(frames: list[pl.DataFrame]) -> dict[str, Frame]:
+        cells, mix, *volumes = frames
+        tables: dict[str, Frame] = {}
+        long_parts = []
+        for (scope, (table, scope_keys)), volume in zip(SCOPES.items(), volumes, strict=True):
+            keys = ["unit_id", *scope_keys]
+            long = long_outcomes(volume, outcome_rates(cells, keys), keys, availability)
+            tables[table] = volume.join(wide_outcomes(long, keys), on=keys, how="left", nulls_equal=True)
+            value = pl.col(scope_keys[0]).cast(pl.String) if scope_keys else pl.lit("all")
+            long_parts.append(long.with_columns(scope=pl.lit(scope), scope_value=value))
+            if scope == "overall":
+                tables["funnel"] = unit_funnels(long, analysis)
+        tables = {name: _sorted(frame) for name, frame in tables.items()}
+        tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
+        tables["case_mix"] = case_mix_table(mix, availability)
+        tables["cusum"] = cusum_plan(mart, unit, availability)
+        tables["availability"] = availability_table(availability, analysis, strata)
+        return tables
+
+    return ViewPlan(plans, finish)
 
 
 def _sorted(frame: Frame) -> Frame:
