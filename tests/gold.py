@@ -5,6 +5,7 @@ Small enough to reason about row by row; the demo generator serves the larger te
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
@@ -130,3 +131,18 @@ def write_parquet_folder(folder: Path, tables: dict[str, pl.DataFrame]) -> Path:
     for table, frame in tables.items():
         frame.write_parquet(folder / f"{table}.parquet")
     return folder
+
+
+def demo_sqlite(folder: Path, cases: int, seed: int) -> Path:
+    """A dirty demo Gold layer as `folder`/gold.sqlite (for session fixtures shared read-only)."""
+    from ector.demo import write_demo
+
+    write_demo(str(folder / "gold.sqlite"), cases=cases, seed=seed)
+    return folder / "gold.sqlite"
+
+
+def own_copy(gold: Path, folder: Path) -> Path:
+    """A test's own copy of a shared Gold layer, so that touching it affects no other test."""
+    target = folder / gold.name
+    shutil.copy(gold, target)
+    return target

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.gold import demo_sqlite, own_copy
 
 DEMO_CASES = 600
 
@@ -13,16 +14,10 @@ DEMO_CASES = 600
 @pytest.fixture(scope="session")
 def demo_gold(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite demo Gold layer (seed 5), shared read-only by the session's tests."""
-    from ector.demo import write_demo
-
-    folder = tmp_path_factory.mktemp("security-demo")
-    write_demo(str(folder / "gold.sqlite"), cases=DEMO_CASES, seed=5)
-    return folder / "gold.sqlite"
+    return demo_sqlite(tmp_path_factory.mktemp("security-demo"), DEMO_CASES, seed=5)
 
 
 @pytest.fixture
 def gold(demo_gold: Path, tmp_path: Path) -> Path:
     """This test's own copy of the demo Gold layer."""
-    target = tmp_path / "gold.sqlite"
-    shutil.copy(demo_gold, target)
-    return target
+    return own_copy(demo_gold, tmp_path)
