@@ -27,17 +27,10 @@ import polars as pl
 from ector.consolidate.codes import BOOLEAN, CODE_MAPS, DATE_FORMATS, TIMESTAMP_FORMATS
 from ector.contract import TABLES, TIMESTAMP
 from ector.settings import AnalysisSettings
+from ector.workflows.mart import OUTCOMES
 
-__all__ = ["BOOLEAN", "CODE_MAPS", "DATE_FORMATS", "TIMESTAMP_FORMATS"]
+__all__ = ["BOOLEAN", "CODE_MAPS", "DATE_FORMATS", "OUTCOMES", "TIMESTAMP_FORMATS"]
 
-OUTCOMES: Final = (
-    "complication_any",
-    "complication_major",
-    "readmission_30d",
-    "reoperation_30d",
-    "mortality_30d",
-    "conversion",
-)
 # The patient view's cohort dimensions and the mart column each is read from (period: the default quarter).
 DIMENSIONS: Final = {
     "all": None,
