@@ -2,7 +2,7 @@
 
     nox -s bench                                   # 1M and 10M cases; data cached in benchmarks/data/
     nox -s bench -- --sizes 1000000 --docs         # one size; refresh the summary in docs/performance.md
-    python benchmarks/run.py --data /work/data --sizes 1000000 --no-postgres
+    python benchmarks/run.py --data /big/disk --sizes 1000000 --no-postgres
 
 For each size: the demo Gold layer (generated once, benchmarks/data.py); each stage (`ector ingest`,
 `consolidate`, `transform`, `workflow patient|surgeon|site`, `report`) in its own process (wall and CPU time,
@@ -223,7 +223,7 @@ def bench_size(cases: int, args: argparse.Namespace, scratch: Path) -> dict[str,
         "date": date.today().isoformat(),
         "finished": None,
         "cases": cases,
-        "gold": str(gold),
+        "gold": gold.name,  # the cached layer's folder name: where it lives is this machine's business
         "machine": machine(),
         "note": args.note,
         "stages": [asdict(s) | {"stderr": None} for s in stages],
