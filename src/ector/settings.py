@@ -186,6 +186,9 @@ class Settings(BaseSettings):
 
     workdir: Path = Field(Path("ector-work"), description="the work directory")
     engine: Engine = Field("auto", description="polars engine: auto | streaming | in-memory | gpu")
+    spill_mb: int = Field(
+        512, ge=0, description="consolidate: memory (MB) beyond which its key sorts spill to disk; 0: never spill"
+    )
     source: SourceSettings = Field(default_factory=lambda: SourceSettings())
     consolidation: ConsolidationSettings = Field(default_factory=ConsolidationSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)

@@ -19,6 +19,7 @@ from ector.consolidate.integrity import parent_status
 from ector.consolidate.quarantine import ordered
 from ector.consolidate.summary import TableTotals, combine, table_totals
 from ector.contract import TABLES, Table
+from ector.engine import spill_budget
 from ector.errors import ConfigError, EctorError, QualityGateError
 from ector.pipeline import StageContext
 from ector.settings import ConsolidationSettings
@@ -29,11 +30,9 @@ if TYPE_CHECKING:
 STAGE = "consolidate"
 SUMMARY = f"{STAGE}/summary.parquet"
 # The clean tables are written sorted by key, so that the same input always gives the same files (`ector all`
-# and the single commands must agree). The price is memory: a sort holds the table. 10M cases peaked at 2.9 GB
-# sorted against 1.3 GB unsorted; under Polars' out-of-core budget (POLARS_OOC_MEMORY_BUDGET_MB=1000) the sorted
-# run spilled and peaked at 1.3 GB. Keeping the row order of the input instead (order-preserving joins) cost
-# more time and as much memory as the sort.
-SORT_CLEAN = True
+# and the single commands must agree). The price is memory: a sort holds the table, unless it spills. Under the
+# `spill_mb` budget (default 512) it spills to disk: measured at 10M cases, see docs/performance.md. Keeping
+# the row order of the input instead (order-preserving joins) cost more time and as much memory as the sort.
 
 
 def clean_path(table: str) -> str:
@@ -53,8 +52,14 @@ def consolidate_stage(context: StageContext) -> None:
     kept in memory for the children's reference checks. Polars' streaming engine runs one memory-hungry
     operation at a time and buffers a stream that feeds outputs at different paces, so one plan writing
     everything at once holds whole tables in memory (measured: 3.7 GB against 1.3 GB for 10M cases). Nothing
-    is published until every table is done and the gate has passed.
+    is published until every table is done and the gate has passed. Polars spills what it holds beyond the
+    `spill_mb` setting to disk (the key sorts, mostly), for this stage only.
     """
+    with spill_budget(context.settings.spill_mb or None):
+        _consolidate(context)
+
+
+def _consolidate(context: StageContext) -> None:
     settings = context.settings.consolidation
     frames, absent = _read_ingested(context)
     check_tables(frames)
@@ -75,8 +80,7 @@ def consolidate_stage(context: StageContext) -> None:
             result = consolidator.table(
                 table, standardised, repeated=repeated, duplicates=duplicates, statuses=statuses, sort=False
             )
-            clean_rows = result.clean.sort(table.key) if SORT_CLEAN else result.clean
-            staged = context.sink({clean_path(table.name): clean_rows})
+            staged = context.sink({clean_path(table.name): result.clean.sort(table.key)})
             clean = pl.scan_parquet(staged[clean_path(table.name)])
             # A pass of its own, though it recomputes the table: sharing the stream with the clean rows' sink would
             # make Polars buffer the whole table. The quarantine is small: collected, sorted and written.
