@@ -3,14 +3,13 @@
     python benchmarks/bench_consolidate.py --ingest WORKDIR/ingest        # an ingest folder (from `ector ingest`)
     python benchmarks/bench_consolidate.py --generate 10000000            # synthetic ingest-shaped data
 
-    python benchmarks/bench_consolidate.py --ingest DIR --ooc-budget 1000 --unsorted  # + spilling, + no sort
+    python benchmarks/bench_consolidate.py --ingest DIR --spill-mb 512 --no-spill  # other budgets, no spilling
 
 The floor is `pl.scan_parquet(...).collect()` of every ingested file: what merely holding the input in memory
-costs. Consolidation runs through the real stage body and runner (`run_stage`), table by table, each output
-streamed to Parquet, clean tables sorted by key (the sort holds a table in memory). `--ooc-budget` measures it
-again under Polars' out-of-core memory budget (spilling), `--unsorted` without the sort. Each measurement runs
-in its own process, so its peak RSS (`ru_maxrss`) and CPU time are its own. On a shared machine, read wall
-time next to CPU time.
+costs. Consolidation is `ector consolidate --force` as a user runs it, in its own process (its peak RSS and CPU
+time are its own, from `wait4`), with the default settings: table by table, each output streamed to Parquet,
+clean tables sorted by key (the sort spills beyond `spill_mb`). `--spill-mb MB` measures it again under another
+budget, `--no-spill` with the sort held in memory. On a shared machine, read wall time next to CPU time.
 Synthetic data has the six tables (patients = cases / 2, complications = cases / 10, encounters = cases / 5)
 with ~1% re-sent duplicates, ~0.5% lower-case key variants and a few orphans; columns have ingest dtypes.
 """
@@ -24,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 _MEASURE = """
@@ -44,34 +44,36 @@ frames = pl.collect_all([pl.scan_parquet(f) for f in files])
 extra = {{"rows": sum(f.height for f in frames), "in_memory_mb": sum(f.estimated_size() for f in frames) / 2**20}}
 """
 
-_STAGE = """
-import json
-from pathlib import Path
-import ector.consolidate.stage as stage
-from ector.console import out
-from ector.pipeline import run_stage
-from ector.settings import load_settings
-stage.SORT_CLEAN = {sort}
-out.min_level = "warning"
-workdir = Path({workdir!r})
-settings = load_settings(overrides={{"workdir": workdir, "consolidation.max_quarantine_fraction": 1.0,
-                                     "consolidation.run_date": "2026-01-01", "engine": {engine!r}}})
-run_stage("consolidate", stage.consolidate_stage, settings)
-entry = json.loads((workdir / "manifest.json").read_text())["stages"]["consolidate"]
-extra = {{"rows_written": sum(o["rows"] for o in entry["outputs"].values())}}
-"""
 
-
-def measure(body: str, env: dict[str, str] | None = None) -> dict[str, float]:
+def measure(body: str) -> dict[str, float]:
     """Run `body` in a fresh interpreter; its wall time (after imports in body) and peak RSS."""
     code = _MEASURE.format(body=textwrap.indent(textwrap.dedent(body), ""))
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SystemExit(f"measurement failed:\n{result.stderr[-3000:]}")
     measured: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
     return measured
+
+
+def consolidate(workdir: Path, engine: str, spill_mb: int | None) -> dict[str, float]:
+    """Run `ector consolidate --force` on `workdir` (spill_mb None: the default); its wall, CPU time and peak RSS."""
+    # Settings come from here alone: run beside the work dir (no ector.yaml), no ECTOR_* or polars budget inherited.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECTOR_") and k != "POLARS_OOC_MEMORY_BUDGET_MB"}
+    env |= {"ECTOR_ENGINE": engine, "ECTOR_CONSOLIDATION__MAX_QUARANTINE_FRACTION": "1.0"}
+    env |= {"ECTOR_CONSOLIDATION__RUN_DATE": "2026-01-01"}
+    if spill_mb is not None:
+        env["ECTOR_SPILL_MB"] = str(spill_mb)
+    command = [sys.executable, "-m", "ector", "-w", str(workdir), "consolidate", "--force"]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=workdir.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    assert process.stderr is not None
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"ector consolidate failed:\n{process.stderr.read()[-3000:]}")
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
 
 
 def generate(folder: Path, cases: int, seed: int = 7) -> None:
@@ -194,10 +196,8 @@ def main() -> None:
     source.add_argument("--generate", type=int, metavar="CASES", help="generate synthetic data with this many cases")
     parser.add_argument("--engine", default="auto", help="settings.engine for the consolidation run")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep it (default: a temp folder)")
-    parser.add_argument("--unsorted", action="store_true", help="also measure with the clean tables left unsorted")
-    parser.add_argument(
-        "--ooc-budget", type=int, metavar="MB", help="also measure under POLARS_OOC_MEMORY_BUDGET_MB=MB (spilling)"
-    )
+    parser.add_argument("--spill-mb", type=int, metavar="MB", help="also measure with settings spill_mb=MB")
+    parser.add_argument("--no-spill", action="store_true", help="also measure with spill_mb 0 (sort in memory)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ector-bench-") as scratch:
@@ -214,18 +214,12 @@ def main() -> None:
             (ingest / file.name).symlink_to(file.resolve())
 
         floor = measure(_FLOOR.format(folder=str(folder)))
-        variants = {"consolidate (stage)": (True, None)}
-        if args.ooc_budget:
-            variants[f"  ooc budget {args.ooc_budget} MB"] = (True, args.ooc_budget)
-        if args.unsorted:
-            variants["  clean left unsorted"] = (False, None)
-        runs = {
-            label: measure(
-                _STAGE.format(workdir=str(workdir), engine=args.engine, sort=sort),
-                env={"POLARS_OOC_MEMORY_BUDGET_MB": str(budget)} if budget else None,
-            )
-            for label, (sort, budget) in variants.items()
-        }
+        variants = {"consolidate (defaults)": None}
+        if args.spill_mb:
+            variants[f"  spill_mb {args.spill_mb}"] = args.spill_mb
+        if args.no_spill:
+            variants["  spill_mb 0 (sort in memory)"] = 0
+        runs = {label: consolidate(workdir, args.engine, spill_mb) for label, spill_mb in variants.items()}
         size_mb = sum(f.stat().st_size for f in folder.glob("*.parquet")) / 2**20
 
     print(f"input: {floor['rows']:,.0f} rows, {size_mb:,.0f} MB of Parquet, {floor['in_memory_mb']:,.0f} MB in memory")
