@@ -6,33 +6,15 @@ from __future__ import annotations
 
 import random
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.operations.processes import PREPARED_TO, run_ector
 from tests.operations.test_crash import assert_consistent
 
-TO = "workflow"
+TO = PREPARED_TO
 DAMAGED = "consolidate/cases.parquet"
-
-
-def _ector(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ector", "-q", "-w", str(workdir), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-@pytest.fixture(scope="module")
-def prepared(demo_gold: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    workdir = tmp_path_factory.mktemp("prepared") / "work"
-    result = _ector(workdir, "all", "--source", str(demo_gold), "--to", TO)
-    assert result.returncode == 0, result.stderr
-    return workdir
 
 
 def _damage(path: Path, how: str) -> None:
@@ -69,7 +51,7 @@ def test_damaged_parquet_names_the_file_and_the_fix(
         "show": ("show", DAMAGED.removesuffix(".parquet")),
     }[command]
 
-    result = _ector(workdir, *args)
+    result = run_ector(workdir, *args)
 
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines() == [
@@ -79,7 +61,7 @@ def test_damaged_parquet_names_the_file_and_the_fix(
     ], result.stderr
     assert not [*workdir.rglob(".*.tmp-*"), *workdir.glob(".staging-*")], "temporary files left behind"
     # The fix the hint names works, and the command then succeeds.
-    assert _ector(workdir, "consolidate", "--force").returncode == 0
-    again = _ector(workdir, *args)
+    assert run_ector(workdir, "consolidate", "--force").returncode == 0
+    again = run_ector(workdir, *args)
     assert again.returncode == 0, again.stderr
     assert_consistent(workdir)

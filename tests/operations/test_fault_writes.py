@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import resource
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,33 +22,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.operations.processes import PREPARED_TO, run_ector
 from tests.operations.test_crash import assert_consistent
 
-TO = "workflow"  # the report's own writer is tested separately: it takes most of a full run's time
+TO = PREPARED_TO
 FREE_BYTES = 40_000  # left on the full filesystem: enough for the lock, far too little for any stage's outputs
-
-
-def _ector(workdir: Path, *args: str, limit_bytes: int | None = None) -> subprocess.CompletedProcess[str]:
-    def limit() -> None:
-        if limit_bytes is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
-
-    return subprocess.run(
-        [sys.executable, "-m", "ector", "-q", "-w", str(workdir), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=limit,
-    )
-
-
-@pytest.fixture(scope="module")
-def prepared(demo_gold: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A work directory after a successful run up to the workflows: each test copies it to its target."""
-    workdir = tmp_path_factory.mktemp("prepared") / "work"
-    result = _ector(workdir, "all", "--source", str(demo_gold), "--to", TO)
-    assert result.returncode == 0, result.stderr
-    return workdir
 
 
 def _digests(workdir: Path) -> dict[str, str]:
@@ -135,14 +111,14 @@ def test_full_target_fails_in_one_line_and_publishes_nothing(
     _fill(small_filesystem, FREE_BYTES)
 
     source = ("--source", str(demo_gold)) if command[0] in ("ingest", "all") else ()
-    result = _ector(workdir, *command, *source)
+    result = run_ector(workdir, *command, *source)
 
     _assert_failed_cleanly(
         result, f"Error: cannot write {re.escape(str(workdir / folder))}(/[a-z]+)?: no space left on device"
     )
     _assert_nothing_half_written(workdir, before)
     (small_filesystem / "filler").unlink()
-    rerun = _ector(workdir, *command, *source)
+    rerun = run_ector(workdir, *command, *source)
     assert rerun.returncode == 0, rerun.stderr
     assert_consistent(workdir)
     assert set(_digests(workdir)) == set(before)
@@ -155,7 +131,7 @@ def test_read_only_work_directory_fails_in_one_line(demo_gold: Path, prepared: P
     before = _digests(workdir)
     subprocess.run(["mount", "-o", "remount,ro", str(small_filesystem)], check=True, timeout=30)
 
-    result = _ector(workdir, "all", "--source", str(demo_gold), "--force", "--to", TO)
+    result = run_ector(workdir, "all", "--source", str(demo_gold), "--force", "--to", TO)
 
     _assert_failed_cleanly(
         result, f"Error: cannot write the work directory {re.escape(str(workdir))}: read-only file system"
@@ -163,7 +139,7 @@ def test_read_only_work_directory_fails_in_one_line(demo_gold: Path, prepared: P
     assert _digests(workdir) == before
     assert_consistent(workdir)
     subprocess.run(["mount", "-o", "remount,rw", str(small_filesystem)], check=True, timeout=30)
-    assert _ector(workdir, "all", "--source", str(demo_gold), "--force", "--to", TO).returncode == 0
+    assert run_ector(workdir, "all", "--source", str(demo_gold), "--force", "--to", TO).returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -183,11 +159,11 @@ def test_file_size_limit_fails_in_one_line_and_publishes_nothing(
 
     source = ("--source", str(demo_gold)) if command[0] == "ingest" else ()
     # 30 kB: the manifest fits, the cases table (about 75 kB) does not.
-    result = _ector(workdir, *command, *source, limit_bytes=30_000)
+    result = run_ector(workdir, *command, *source, limit_bytes=30_000)
 
     _assert_failed_cleanly(result, f"Error: cannot write {re.escape(str(workdir / folder))}(/[a-z]+)?: file too large")
     _assert_nothing_half_written(workdir, before)
-    assert _ector(workdir, *command, *source).returncode == 0
+    assert run_ector(workdir, *command, *source).returncode == 0
     assert_consistent(workdir)
 
 
@@ -206,7 +182,7 @@ def test_a_full_spill_folder_loses_nothing(
     monkeypatch.setenv("POLARS_OOC_SPILL_DIR", str(small_filesystem))
     monkeypatch.delenv("POLARS_OOC_MEMORY_BUDGET_MB", raising=False)
 
-    result = _ector(workdir, "consolidate", "--force")
+    result = run_ector(workdir, "consolidate", "--force")
 
     assert result.returncode == 0, result.stderr[-2000:]
     spill_folders = [p.name for p in small_filesystem.iterdir() if p.is_dir()]
