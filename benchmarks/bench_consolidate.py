@@ -64,15 +64,15 @@ def consolidate(workdir: Path, engine: str, spill_mb: int | None) -> dict[str, f
     if spill_mb is not None:
         env["ECTOR_SPILL_MB"] = str(spill_mb)
     command = [sys.executable, "-m", "ector", "-w", str(workdir), "consolidate", "--force"]
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=workdir.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    assert process.stderr is not None
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"ector consolidate failed:\n{process.stderr.read()[-3000:]}")
+    # stderr to a file, not a pipe: nobody reads a pipe before wait4 returns, and a full one would block the run.
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=workdir.parent, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            stderr.seek(0)
+            raise SystemExit(f"ector consolidate failed:\n{stderr.read().decode(errors='replace')[-3000:]}")
     return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
 
 

@@ -75,9 +75,9 @@ def spill_budget(megabytes: int | None) -> Iterator[None]:
     Polars reads its budget from the environment and rereads it on `pl.Config.reload_env_vars()`; measured with
     polars 2.1, a streaming sort of 20M rows peaked at 370 MB under a 300 MB budget against 1.46 GB without, and
     lifting the budget afterwards in the same process restored the in-memory sort. A budget set in the
-    environment by the user wins and is left alone. Spill files go where polars puts them (under
-    /var/tmp/polars-<user>/spill by default): the folder is not changed from here, because polars fixes it at
-    the first spill and panics on the next one if that folder is gone.
+    environment by the user wins and is left alone. Spill files go to polars' own temporary folder (see
+    docs/operations.md): the folder is not changed from here, because polars fixes it at the first spill and
+    panics on the next one if that folder is gone.
     """
     import polars as pl
 
