@@ -158,11 +158,12 @@ def ingest_command(
     Example: ector ingest --source postgresql://ector@db.example/gold --table cases --table patients
     """
     from ector import stages
+    from ector.ingest import check_table_names
     from ector.ingest.sources import local_fingerprint
     from ector.pipeline import run_stage
 
     settings = load(**{"source.uri": source})
-    stages.check_tables(table)
+    check_table_names(table)  # before the source is opened
     external = local_fingerprint(settings.source.uri) if settings.source.uri else None
     run_stage(
         "ingest",

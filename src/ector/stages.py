@@ -7,19 +7,11 @@ run exactly the same code.
 from __future__ import annotations
 
 from ector.console import out
-from ector.contract import TABLES
 from ector.errors import ConfigError
 from ector.ingest import open_source, plan_ingest, read_table
 from ector.pipeline import StageContext
 from ector.privacy import MIN_PATIENT_KEY_LENGTH, PATIENT_KEY_VARIABLE
 from ector.settings import Settings
-
-
-def check_tables(tables: list[str] | None) -> None:
-    """Refuse (exit 2) a --table that is not a canonical table, before the source is opened."""
-    unknown = [name for name in tables or [] if name not in TABLES]
-    if unknown:
-        raise ConfigError(f"unknown table {unknown[0]!r}", f"canonical tables: {', '.join(TABLES)}")
 
 
 def ingest(context: StageContext, tables: list[str] | None = None) -> None:

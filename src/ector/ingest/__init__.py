@@ -17,7 +17,7 @@ from ector.ingest.sources import Source, open_source
 from ector.privacy import pseudonymised_patient_id
 from ector.settings import Settings
 
-__all__ = ["IngestPlan", "open_source", "patient_id_columns", "plan_ingest", "read_table"]
+__all__ = ["IngestPlan", "check_table_names", "open_source", "patient_id_columns", "plan_ingest", "read_table"]
 
 
 @dataclass
@@ -28,12 +28,17 @@ class IngestPlan:
     absent: list[str] = field(default_factory=list)
 
 
+def check_table_names(names: list[str] | None) -> None:
+    """ConfigError (exit 2) naming the first of `names` that is not a canonical table."""
+    unknown = [name for name in names or [] if name not in TABLES]
+    if unknown:
+        raise ConfigError(f"unknown table {unknown[0]!r}", f"canonical tables: {', '.join(TABLES)}")
+
+
 def plan_ingest(source: Source, settings: Settings, only: list[str] | None = None) -> IngestPlan:
     """Which canonical tables to read from `source` and how; ContractError naming what is missing."""
     wanted = only or list(TABLES)
-    unknown = [name for name in wanted if name not in TABLES]
-    if unknown:
-        raise ConfigError(f"unknown table {unknown[0]!r}", f"canonical tables: {', '.join(TABLES)}")
+    check_table_names(wanted)
     plan = IngestPlan(tables=[])
     for name in wanted:
         canonical = table(name)
