@@ -219,3 +219,8 @@ def table(name: str) -> Table:
 def personal_columns() -> set[str]:
     """Every column name that holds a direct identifier or personal datum, across all tables."""
     return {c.name for t in TABLES.values() for c in t.columns if c.personal}
+
+
+def normalised_key(value: pl.Expr) -> pl.Expr:
+    """A key or reference as consolidation compares it: text, trimmed, upper case (` p001` and `P001` match)."""
+    return value.cast(pl.String).str.strip_chars().str.to_uppercase()

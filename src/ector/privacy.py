@@ -15,6 +15,8 @@ from typing import Final
 
 import polars as pl
 
+from ector.contract import normalised_key
+
 PATIENT_KEY_VARIABLE: Final = "ECTOR_PRIVACY__PATIENT_ID_KEY"
 MIN_PATIENT_KEY_LENGTH: Final = 16  # a short key could be found by trying keys against known patient ids
 PATIENT_PREFIX: Final = "PX-"
@@ -63,18 +65,13 @@ def keyed_codes(values: pl.Series, key: bytes, prefix: str, length: int) -> pl.S
     return text.replace_strict(unique, codes, default=None, return_dtype=pl.String).alias(values.name)
 
 
-def normalised_id(value: pl.Expr) -> pl.Expr:
-    """An identifier as consolidation compares it: text, trimmed, upper case (consolidate/standardise.py)."""
-    return value.cast(pl.String).str.strip_chars().str.to_uppercase()
-
-
 def pseudonymised_patient_id(value: pl.Expr, key: bytes) -> pl.Expr:
     """The patient id in `value` replaced by `PX-` + 25 hex digits of its HMAC, computed after normalising it.
 
     Normalising first keeps the variants of one id (` p001`, `P001 `) one patient. A blank id stays blank
     and a null stays null, so consolidation quarantines them exactly as it would the originals.
     """
-    normalised = normalised_id(value)
+    normalised = normalised_key(value)
     coded = normalised.map_batches(
         lambda batch: keyed_codes(batch, key, PATIENT_PREFIX, _PATIENT_CODE_LENGTH),
         return_dtype=pl.String,

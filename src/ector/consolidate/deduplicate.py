@@ -52,7 +52,7 @@ class Merged:
 
 def _key_hash(ingested: pl.LazyFrame, table: Table) -> pl.Expr:
     """The hash of the standardised key of each ingested row; null when the row has no key."""
-    key = standardised_key(ingested, table)
+    key = standardised_key(table)
     return pl.when(key.is_not_null()).then(key.hash()).alias(KEY_HASH)
 
 

@@ -26,7 +26,7 @@ def parent_status(clean: pl.LazyFrame, quarantine: pl.LazyFrame, table: Table) -
 
     The quarantine holds keys as ingested: they are standardised again, exactly as consolidation did.
     """
-    quarantined = quarantine.select(standardised_key(quarantine, table), pl.lit(True).alias(STATUS_QUARANTINED))
+    quarantined = quarantine.select(standardised_key(table), pl.lit(True).alias(STATUS_QUARANTINED))
     # Unordered: both halves are read as they come (an ordered concat would buffer one while reading the other).
     return pl.union(
         [

@@ -54,4 +54,4 @@ def quarantine_frame(evaluation: Evaluation, table: Table) -> pl.LazyFrame:
 
 def ordered(quarantine: pl.LazyFrame, table: Table) -> pl.LazyFrame:
     """`quarantine` sorted by its standardised key (rows without one last), then by its ingested values."""
-    return quarantine.sort(standardised_key(quarantine, table), pl.struct(table.column_names).hash(), nulls_last=True)
+    return quarantine.sort(standardised_key(table), pl.struct(table.column_names).hash(), nulls_last=True)

@@ -23,7 +23,7 @@ import polars as pl
 from ector.consolidate import rules
 from ector.consolidate.columns import WORKING_DTYPES, Kind, kind, mapped, raw_name, repair_name
 from ector.consolidate.parsing import Parsing
-from ector.contract import TIMESTAMP, Table
+from ector.contract import TIMESTAMP, Table, normalised_key
 from ector.errors import ContractError
 from ector.ingest.canonical import ingest_dtype
 
@@ -115,11 +115,9 @@ def standardise(frame: pl.LazyFrame, table: Table, parsing: Parsing) -> Standard
     return Standardised(standardised, raw_dtypes)
 
 
-def standardised_key(frame: pl.LazyFrame, table: Table) -> pl.Expr:
-    """The key of each row of the ingested `frame`, standardised exactly as `standardise` does."""
-    dtype = frame.collect_schema()[table.key]
-    upper = _text(pl.col(table.key), dtype).str.strip_chars().str.to_uppercase()
-    return _nonblank(upper).alias(table.key)
+def standardised_key(table: Table) -> pl.Expr:
+    """The key of each row of an ingested `table`, standardised exactly as `standardise` does."""
+    return _nonblank(normalised_key(pl.col(table.key))).alias(table.key)
 
 
 def _prepared_name(column: str) -> str:
@@ -135,7 +133,7 @@ def _standardise(
     text = _text(raw, dtype)
     match column_kind:
         case Kind.KEY:
-            return _Value(_nonblank(helper), _changed(text), text.str.strip_chars().str.to_uppercase())
+            return _Value(_nonblank(helper), _changed(text), normalised_key(text))
         case Kind.CODE:
             return _Value(mapped(helper, parsing.code_map(name)), _changed(text), _lower_trimmed(text))
         case Kind.BOOLEAN if dtype == pl.Boolean():
