@@ -213,8 +213,7 @@ def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *
         try:
             body(contexts)
         except BaseException:
-            for context in contexts.values():
-                workdir.discard(context.staged)
+            workdir.discard_staging()
             raise
         seconds = (time.perf_counter() - clock) / len(stale)  # one pass: each stage's share
         for spec in stale:
@@ -245,7 +244,7 @@ def _run_locked(
     try:
         body(context)
     except BaseException as exc:
-        workdir.discard(context.staged)
+        workdir.discard_staging()
         # A damaged input passes the footer check in `read` and fails when its pages are decoded, deep in a
         # plan: polars then names no file. Find the input that does not decode, and say which one and the fix.
         if isinstance(exc, Exception) or type(exc).__name__ == "PanicException":

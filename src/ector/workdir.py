@@ -203,8 +203,8 @@ class WorkDir:
         try:
             for relative in frames:
                 tmp = self.staging_dir / relative
+                staged[relative] = tmp  # recorded before its folder exists, so a signal between leaves none behind
                 tmp.parent.mkdir(parents=True, exist_ok=True)
-                staged[relative] = tmp
             sink_all({staged[relative]: frame for relative, frame in frames.items()}, engine)
         except (OSError, pl.exceptions.PolarsError) as exc:
             self.discard(staged)
@@ -242,6 +242,11 @@ class WorkDir:
         for path in folder.rglob("*.parquet"):
             if path.relative_to(self.root).as_posix() not in keep and not path.name.startswith("."):
                 path.unlink(missing_ok=True)
+
+    def discard_staging(self) -> None:
+        """Remove this process's staging folder and whatever it holds: a failed stage publishes nothing, and a
+        signal may land after files were staged but before the stage recorded them."""
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     @staticmethod
     def discard(staged: dict[str, Path]) -> None:
