@@ -7,9 +7,11 @@ outputs atomically once all of them are written, and records the stage in the ma
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from ector.errors import InputError
 from ector.lock import workdir_lock
 from ector.settings import Engine, Settings
 from ector.workdir import WorkDir, file_fingerprint, is_readable, now_iso, parquet_rows, unreadable
+
+SCRATCH = "scratch"  # the staging folder's sub-folder for a stage's intermediate files
 
 
 @dataclass
@@ -66,6 +70,27 @@ class StageContext:
     def collect(self, frame: pl.LazyFrame) -> pl.DataFrame:
         """Collect a (small) plan with the configured engine."""
         return engine.collect(frame, self.engine)
+
+    def collect_all(self, frames: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
+        """Collect (small) plans with the configured engine, in one pass."""
+        return engine.collect_all(frames, self.engine)
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Where this stage writes intermediate files: inside the staging folder, so a failed run leaves none."""
+        return self.workdir.staging_dir / SCRATCH / self.name
+
+    def sink_scratch(self, frames: dict[str, pl.LazyFrame]) -> list[Path]:
+        """Write intermediate plans to the scratch folder, never published; `discard_scratch` removes them."""
+        prefix = self.scratch_dir.relative_to(self.workdir.staging_dir).as_posix()
+        staged = self.workdir.stage_frames({f"{prefix}/{name}": frame for name, frame in frames.items()}, self.engine)
+        return list(staged.values())
+
+    def discard_scratch(self) -> None:
+        """Remove the scratch folder of this stage and its files."""
+        shutil.rmtree(self.scratch_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other stages of the same pass may still use the scratch root
+            self.scratch_dir.parent.rmdir()
 
 
 StageBody = Callable[[StageContext], None]
@@ -216,8 +241,9 @@ def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *
             workdir.discard_staging()
             raise
         seconds = (time.perf_counter() - clock) / len(stale)  # one pass: each stage's share
-        for spec in stale:
-            _publish(spec, contexts[spec.name], settings, {}, inputs[spec.name], started, seconds)
+        with discarding_on_failure(workdir):
+            for spec in stale:
+                _publish(spec, contexts[spec.name], settings, {}, inputs[spec.name], started, seconds)
         return [spec.name for spec in stale]
 
 
@@ -252,7 +278,21 @@ def _run_locked(
             if damaged is not None:
                 raise damaged from None
         raise
-    _publish(spec, context, settings, options, inputs, started, time.perf_counter() - clock)
+    with discarding_on_failure(workdir):
+        _publish(spec, context, settings, options, inputs, started, time.perf_counter() - clock)
+
+
+@contextlib.contextmanager
+def discarding_on_failure(workdir: WorkDir) -> Iterator[None]:
+    """Remove the staging folder when the block fails: a signal can land while staged files are published.
+
+    The files renamed before the failure stay published; the manifest does not record this run of the stage.
+    """
+    try:
+        yield
+    except BaseException:
+        workdir.discard_staging()
+        raise
 
 
 def _publish(

@@ -104,7 +104,11 @@ def test_sigkill_at_any_point_leaves_readable_outputs_and_the_rerun_completes(
 def test_sigterm_stops_cleanly_and_releases_the_lock(demo_gold: Path, tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     process = _start_all(demo_gold, workdir)
-    time.sleep(1.5)
+    # Signalled once ingest has published, so mid-run: a fixed delay raced the end of a run that had grown
+    # faster than it, and a signal landing in the interpreter's shutdown kills it with the default action.
+    deadline = time.monotonic() + 60
+    while not (workdir / "ingest").is_dir() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     process.send_signal(signal.SIGTERM)
     code, stderr = _finish(process, timeout=60)
 
