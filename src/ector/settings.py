@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     spill_mb: int = Field(
         512, ge=0, description="consolidate: memory (MB) beyond which its key sorts spill to disk; 0: never spill"
     )
+    mart_part_cases: int = Field(
+        1_000_000, ge=1, description="transform: the case mart is built in parts of about this many cases"
+    )
     source: SourceSettings = Field(default_factory=lambda: SourceSettings())
     consolidation: ConsolidationSettings = Field(default_factory=ConsolidationSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)

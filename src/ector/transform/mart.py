@@ -20,6 +20,11 @@ from ector.transform.enrich import enrich
 from ector.transform.risk import check_strata, expected_rate
 
 MART_SORT: tuple[str, str] = ("surgery_start", "case_id")
+# Each expected column: the outcome whose stratum rate it is, and the per-case predicted risk that overrides it.
+EXPECTED: dict[str, tuple[str, str | None]] = {
+    "expected_mortality_30d": ("mortality_30d", "predicted_mortality"),
+    "expected_complication_major": ("complication_major", None),
+}
 
 
 def case_mart(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) -> pl.LazyFrame:
@@ -27,18 +32,41 @@ def case_mart(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) ->
 
     Outcomes needing an absent table are null for every case (see `unavailable_outcomes`). Expected rates are
     stratum rates over the whole mart, so filtering the returned plan afterwards does not change them.
+    One plan holds every case at once; `transform.parts` builds the same mart part by part.
     """
+    strata = check_mart_inputs(tables, analysis)
+    cases = tables["cases"].with_columns(derive.surgery_date())
+    frame = case_rows(cases, tables, analysis.outcome_window_days)
+    frame = frame.with_columns(_expected_rates(strata, unavailable_columns(present_tables(tables))))
+    # Joins do not keep row order: this one sort is what makes the output deterministic.
+    return in_mart_order(frame).sort(*MART_SORT)
+
+
+def check_mart_inputs(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) -> list[str]:
+    """Return the risk strata; MissingInputError without cases, ConfigError for a stratum not in the mart."""
     if "cases" not in tables:
         raise MissingInputError("the case mart needs the cases table", "run `ector consolidate` first")
-    window = analysis.outcome_window_days
-    strata = check_strata(analysis.risk_strata, MART_COLUMN_NAMES)
-    present = present_tables(tables)
+    return check_strata(analysis.risk_strata, MART_COLUMN_NAMES)
 
-    cases = tables["cases"].with_columns(derive.surgery_date())
+
+def case_rows(
+    cases: pl.LazyFrame,
+    tables: Mapping[str, pl.LazyFrame],
+    window: int,
+    *,
+    later: pl.LazyFrame | None = None,
+    case_seq: pl.Expr | None = None,
+) -> pl.LazyFrame:
+    """Return `cases` (with surgery_date) joined and derived into every mart column but the expected rates.
+
+    `tables` gives the parent and event tables; `later` and `case_seq` are for a part of the mart: the cases
+    a reoperation is looked for in (see `outcomes.event_outcomes`) and the surgeon_case_seq expression.
+    """
+    present = present_tables(tables)
     # Event outcomes are computed on a bare projection of the cases table and joined back once: sorting and
     # joining five columns is far cheaper than forty, and a plan used twice would be computed twice.
     events = outcomes.event_outcomes(
-        outcomes.case_keys(cases), tables.get("complications"), tables.get("encounters"), window
+        outcomes.case_keys(cases), tables.get("complications"), tables.get("encounters"), window, later=later
     )
     frame = enrich(cases, tables).join(events, on="case_id", how="left")
     frame = frame.with_columns(
@@ -46,28 +74,25 @@ def case_mart(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) ->
         derive.operative_minutes(),
         derive.age_at(),
         *derive.period_keys(),
-        derive.surgeon_case_seq(),
+        derive.surgeon_case_seq() if case_seq is None else case_seq,
         derive.conversion(),
         outcomes.mortality(window, patients_available="patients" in present),
     )
-    frame = frame.with_columns(derive.age_band())
-    frame = frame.with_columns(_expected_rates(strata, unavailable_columns(present)))
-    # The dictionary fixes order and dtypes; the casts are no-ops unless an upstream dtype drifted. Joins do
-    # not keep row order: this one sort is what makes the output deterministic.
-    return frame.select(pl.col(c.name).cast(c.dtype) for c in MART_COLUMNS).sort(*MART_SORT)
+    return frame.with_columns(derive.age_band())
+
+
+def in_mart_order(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Return the mart columns of `frame` in dictionary order and dtypes (casts are no-ops unless a dtype drifted)."""
+    return frame.select(pl.col(c.name).cast(c.dtype) for c in MART_COLUMNS)
 
 
 def _expected_rates(strata: list[str], unavailable: list[str]) -> list[pl.Expr]:
-    expected = {
-        "expected_mortality_30d": ("mortality_30d", "predicted_mortality"),
-        "expected_complication_major": ("complication_major", None),
-    }
     # Windows over the strata rather than group_by + join back: the join would compute the frame twice.
     return [
         (pl.lit(None, dtype=pl.Float64) if name in unavailable else expected_rate(outcome, strata, given=given)).alias(
             name
         )
-        for name, (outcome, given) in expected.items()
+        for name, (outcome, given) in EXPECTED.items()
     ]
 
 

@@ -157,11 +157,20 @@ def with_reoperation(cases: pl.LazyFrame, window_days: int, *, keys: pl.LazyFram
 
 
 def event_outcomes(
-    keys: pl.LazyFrame, complications: pl.LazyFrame | None, encounters: pl.LazyFrame | None, window_days: int
+    keys: pl.LazyFrame,
+    complications: pl.LazyFrame | None,
+    encounters: pl.LazyFrame | None,
+    window_days: int,
+    *,
+    later: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Return case_id and the EVENT_COLUMNS of every case of `keys` (see `case_keys`), in no particular order."""
+    """Return case_id and the EVENT_COLUMNS of every case of `keys` (see `case_keys`), in no particular order.
+
+    Reoperations are looked for among `later` (default: `keys`), which must hold every case of the same
+    patients starting up to `window_days` after the last case of `keys`.
+    """
     events = with_readmission(keys, encounters, window_days)
-    events = with_reoperation(events, window_days, keys=keys)
+    events = with_reoperation(events, window_days, keys=keys if later is None else later)
     events = with_complications(events, complications, window_days, keys=keys)
     return events.select("case_id", *EVENT_COLUMNS)
 

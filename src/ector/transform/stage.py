@@ -1,9 +1,9 @@
 """The transform stage: consolidate/<table>.parquet -> transform/cases.parquet (the case mart).
 
-The body reads whichever consolidated tables exist (cases is mandatory), builds the mart with the pure
-`case_mart`, applies the row selection (--where, --since, --until), and hands the plan to the runner, which
-sinks it. Outcomes that cannot be had for lack of a table are recorded in the manifest as
-`unavailable_outcomes`.
+The body reads whichever consolidated tables exist (cases is mandatory), builds the mart part by part
+(`transform.parts`, the same mart as the single plan `case_mart`), applies the row selection (--where, --since,
+--until), and hands the plan to the runner, which sinks it. Outcomes that cannot be had for lack of a table are
+recorded in the manifest as `unavailable_outcomes`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ector.transform.dictionary import MART_COLUMN_NAMES
 from ector.transform.filters import date_range, parse_where
 from ector.transform.filters import where as where_filter
 from ector.transform.mart import case_mart, present_tables, unavailable_outcomes
+from ector.transform.parts import mart_in_parts
 
 MART_PATH = "transform/cases.parquet"
 PRODUCER = "consolidate"
@@ -28,20 +29,40 @@ PRODUCER = "consolidate"
 def transform_stage(
     context: StageContext, where: str | None = None, since: date | None = None, until: date | None = None
 ) -> None:
-    """Stage the case mart of the consolidated tables, filtered by where/since/until, as transform/cases.parquet."""
-    context.sink({MART_PATH: plan_transform(context, where, since, until)})
+    """Stage the case mart of the consolidated tables, filtered by where/since/until, as transform/cases.parquet.
+
+    The mart is built in parts of `mart_part_cases` cases (see `transform.parts`), written to scratch files
+    that are gone once the stage ends.
+    """
+    tables = read_selected(context, where, since, until)
+    try:
+        mart = mart_in_parts(context, tables, context.settings.analysis, context.settings.mart_part_cases)
+        context.sink({MART_PATH: select_cases(mart, where=where, since=since, until=until)})
+    finally:
+        context.discard_scratch()
 
 
 def plan_transform(
     context: StageContext, where: str | None = None, since: date | None = None, until: date | None = None
 ) -> pl.LazyFrame:
-    """Return the filtered case-mart plan of the work directory's consolidated tables, facts recorded.
+    """Return the filtered case-mart plan of the work directory's consolidated tables, as one plan, facts recorded.
+
+    What `ector transform -o` collects; it holds the whole mart in memory, as its result does.
+    """
+    tables = read_selected(context, where, since, until)
+    mart = case_mart(tables, context.settings.analysis)
+    return select_cases(mart, where=where, since=since, until=until)
+
+
+def read_selected(
+    context: StageContext, where: str | None, since: date | None, until: date | None
+) -> dict[str, pl.LazyFrame]:
+    """Check the selection, then return the consolidated tables and record what the manifest says of them.
 
     The filters are checked before anything is read: a bad --where or since > until is a ConfigError (exit 2).
     """
     check_selection(where, since, until)
     tables = read_consolidated(context)
-    mart = case_mart(tables, context.settings.analysis)
     context.facts["absent_tables"] = [name for name in TABLE_NAMES if name not in tables]
     context.facts["unavailable_outcomes"] = unavailable_outcomes(tables)
     context.facts["selection"] = {
@@ -50,7 +71,7 @@ def plan_transform(
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
     }
-    return select_cases(mart, where=where, since=since, until=until)
+    return tables
 
 
 def check_selection(where: str | None, since: date | None, until: date | None) -> None:
