@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from ector.settings import AnalysisSettings
-from ector.workflows import site_view, surgeon_view
+from ector.workflows import monitoring, site_view, surgeon_view
+from ector.workflows.plan import Frame
 from tests.workflows.marts import make_mart, tiny_mart
 
 START = datetime(2024, 1, 1, 8)
@@ -105,3 +108,16 @@ def test_site_cusum_runs_per_site_for_both_monitored_outcomes() -> None:
     assert counts["len"].to_list() == [100] * 8
     assert set(counts["outcome"]) == {"mortality_30d", "complication_major"}
     assert (cusum["cusum"] >= 0).all()
+
+
+@pytest.mark.parametrize("view", [surgeon_view, site_view])
+def test_cusum_computed_a_group_of_units_at_a_time_is_the_same_table(
+    view: Callable[..., dict[str, Frame]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mart = make_mart(12, 120, seed=5).lazy()
+    whole = view(mart, AnalysisSettings())["cusum"].lazy().collect()
+    monkeypatch.setattr(monitoring, "SERIES_CASES", 150)  # 1,440 cases: ten groups of units
+    grouped = view(mart, AnalysisSettings())["cusum"]
+    assert isinstance(grouped, pl.DataFrame)  # collected group by group, not left as one plan
+    assert whole.height > 1000
+    assert_frame_equal(grouped, whole)

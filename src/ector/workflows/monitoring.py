@@ -10,6 +10,8 @@ bin ends kept exactly), so the tables stay chart-sized at any number of cases.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from math import ceil
 from typing import Final
 
 import polars as pl
@@ -20,6 +22,8 @@ from ector.workflows.mart import Availability
 from ector.workflows.thinning import thin_series
 
 ORDER: Final = ("surgery_start", "case_id")
+# Cases per group of units whose series are computed together: the series hold their cases in memory.
+SERIES_CASES: Final = 1_000_000
 # Monitored outcome -> the mart column holding each case's predicted risk p_t.
 MONITORED: Final[dict[str, str]] = {
     "mortality_30d": "expected_mortality_30d",
@@ -113,3 +117,24 @@ def cusum_plan(mart: pl.LazyFrame, unit: str, availability: Availability) -> pl.
     if not plans:
         return pl.LazyFrame(schema=_CUSUM_SCHEMA)
     return pl.concat(plans).select(CUSUM_COLUMNS).sort("unit_id", "outcome", "seq", nulls_last=True)
+
+
+def cusum_table(
+    mart: pl.LazyFrame,
+    unit: str,
+    availability: Availability,
+    *,
+    cases: int,
+    collect: Callable[[pl.LazyFrame], pl.DataFrame],
+) -> pl.LazyFrame | pl.DataFrame:
+    """Return `cusum_plan`'s table, computed for groups of units of about SERIES_CASES of the mart's `cases`.
+
+    Each group is collected in turn (with `collect`), so memory follows the group rather than the mart; a unit's
+    series lies wholly in one group, so the table is the same. Up to SERIES_CASES cases, the plan itself.
+    """
+    groups = ceil(cases / SERIES_CASES)
+    if groups <= 1:
+        return cusum_plan(mart, unit, availability)
+    group = pl.col(unit).hash(seed=0) % groups
+    parts = [collect(cusum_plan(mart.filter(group == g), unit, availability)) for g in range(groups)]
+    return pl.concat(parts).sort("unit_id", "outcome", "seq", nulls_last=True)

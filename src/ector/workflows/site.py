@@ -15,10 +15,12 @@ def site_view(mart: pl.LazyFrame, analysis: AnalysisSettings, *, engine: Engine 
     """Return the site view's tables: the unit view's (unit_id = site_id), `volume_trend` and `surgeons_active`."""
     mart = conform_mart(mart, analysis.period)
     availability = probe_availability(mart, analysis, engine)
-    return collect_views([plan_site_view(mart, analysis, availability)], engine)[0]
+    return collect_views([plan_site_view(mart, analysis, availability, engine=engine)], engine)[0]
 
 
-def plan_site_view(mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
+def plan_site_view(
+    mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability, *, engine: Engine = "auto"
+) -> ViewPlan:
     """Return the plan of `site_view` over a conformed mart."""
     active = surgeons_active_plan(mart)
     rates = [f"{outcome}_{metric}" for outcome in OUTCOMES for metric in RATE_METRICS]
@@ -34,7 +36,7 @@ def plan_site_view(mart: pl.LazyFrame, analysis: AnalysisSettings, availability:
         )
         return {"surgeons_active": active, "volume_trend": trend}
 
-    return plan_unit_view(mart, "site_id", analysis, availability).extend(more)
+    return plan_unit_view(mart, "site_id", analysis, availability, engine=engine).extend(more)
 
 
 def surgeons_active_plan(mart: pl.LazyFrame) -> pl.LazyFrame:

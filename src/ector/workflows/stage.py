@@ -29,10 +29,12 @@ VIEWS: Final[dict[str, Callable[[pl.LazyFrame, AnalysisSettings, Engine], dict[s
     "site": lambda mart, analysis, engine: site_view(mart, analysis, engine=engine),
 }
 # Each view's plan over a conformed mart whose availability is known.
-PLANS: Final[dict[str, Callable[[pl.LazyFrame, AnalysisSettings, Availability], ViewPlan]]] = {
-    "patient": plan_patient_view,
-    "surgeon": plan_surgeon_view,
-    "site": plan_site_view,
+PLANS: Final[dict[str, Callable[[pl.LazyFrame, AnalysisSettings, Availability, Engine], ViewPlan]]] = {
+    "patient": lambda mart, analysis, availability, engine: plan_patient_view(mart, analysis, availability),
+    "surgeon": lambda mart, analysis, availability, engine: plan_surgeon_view(
+        mart, analysis, availability, engine=engine
+    ),
+    "site": lambda mart, analysis, availability, engine: plan_site_view(mart, analysis, availability, engine=engine),
 }
 CASE_MART: Final = "transform/cases.parquet"
 
@@ -64,7 +66,7 @@ def workflows_together(contexts: dict[str, StageContext]) -> None:
     mart = conform_mart(mart, analysis.period)
     availability = probe_availability(mart, analysis, engine)
     views = [name.removeprefix("workflow/") for name in contexts]
-    tables = collect_views([PLANS[view](mart, analysis, availability) for view in views], engine)
+    tables = collect_views([PLANS[view](mart, analysis, availability, engine) for view in views], engine)
     # Sunk view by view: the per-case series of each view hold their projection in memory (windows do not
     # stream), and sinking the three views in one pass held all of them at once (1M cases: peak 1.08 GB in one
     # pass, 0.82 GB view by view, for about the same CPU time; docs/performance.md).

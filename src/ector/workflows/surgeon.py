@@ -15,11 +15,13 @@ def surgeon_view(mart: pl.LazyFrame, analysis: AnalysisSettings, *, engine: Engi
     """Return the surgeon view's tables: the unit view's (unit_id = surgeon_id) and `learning_curve`."""
     mart = conform_mart(mart, analysis.period)
     availability = probe_availability(mart, analysis, engine)
-    return collect_views([plan_surgeon_view(mart, analysis, availability)], engine)[0]
+    return collect_views([plan_surgeon_view(mart, analysis, availability, engine=engine)], engine)[0]
 
 
-def plan_surgeon_view(mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
+def plan_surgeon_view(
+    mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability, *, engine: Engine = "auto"
+) -> ViewPlan:
     """Return the plan of `surgeon_view` over a conformed mart."""
-    return plan_unit_view(mart, "surgeon_id", analysis, availability).extend(
+    return plan_unit_view(mart, "surgeon_id", analysis, availability, engine=engine).extend(
         lambda _: {"learning_curve": learning_curve_plan(mart, "surgeon_id")}
     )

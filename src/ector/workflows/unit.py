@@ -11,6 +11,7 @@ from typing import Final, Literal
 
 import polars as pl
 
+from ector.engine import collect
 from ector.settings import AnalysisSettings, Engine
 from ector.workflows.case_mix import case_mix_plan, case_mix_table
 from ector.workflows.funnels import unit_funnels
@@ -22,7 +23,7 @@ from ector.workflows.mart import (
     probe_availability,
     usable_strata,
 )
-from ector.workflows.monitoring import cusum_plan
+from ector.workflows.monitoring import cusum_table
 from ector.workflows.outcomes import METRICS, long_outcomes, outcome_cells, outcome_rates, wide_outcomes
 from ector.workflows.plan import Frame, ViewPlan, collect_views
 from ector.workflows.volume import volume_plan
@@ -55,12 +56,15 @@ def unit_view(
     """
     mart = conform_mart(mart, analysis.period)
     availability = probe_availability(mart, analysis, engine)
-    return collect_views([plan_unit_view(mart, unit, analysis, availability)], engine)[0]
+    return collect_views([plan_unit_view(mart, unit, analysis, availability, engine=engine)], engine)[0]
 
 
-def plan_unit_view(mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
+def plan_unit_view(
+    mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, availability: Availability, *, engine: Engine = "auto"
+) -> ViewPlan:
     """Return the plan of `unit_view` over a conformed mart: everything that aggregates the mart, collected
-    together, and the per-unit tables finished from those small results."""
+    together, and the per-unit tables finished from those small results. The CUSUM series are collected with
+    `engine`, a group of units at a time (`monitoring.cusum_table`)."""
     strata = usable_strata(analysis, availability)
     plans = [
         outcome_cells(mart, unit, availability, strata),
@@ -88,7 +92,10 @@ def plan_unit_view(mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, a
         tables = {name: _sorted(frame) for name, frame in tables.items()}
         tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
         tables["case_mix"] = case_mix_table(mix, availability)
-        tables["cusum"] = cusum_plan(mart, unit, availability)
+        cases = int(volumes[0]["cases"].sum())
+        tables["cusum"] = cusum_table(
+            mart, unit, availability, cases=cases, collect=lambda frame: collect(frame, engine)
+        )
         tables["availability"] = availability_table(availability, analysis, strata)
         return tables
 
