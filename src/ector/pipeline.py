@@ -83,7 +83,8 @@ class StageContext:
     def sink_scratch(self, frames: dict[str, pl.LazyFrame]) -> list[Path]:
         """Write intermediate plans to the scratch folder, never published; `discard_scratch` removes them."""
         prefix = self.scratch_dir.relative_to(self.workdir.staging_dir).as_posix()
-        staged = self.workdir.stage_frames({f"{prefix}/{name}": frame for name, frame in frames.items()}, self.engine)
+        scratch = {f"{prefix}/{name}": frame for name, frame in frames.items()}
+        staged = self.workdir.stage_frames(scratch, self.engine, shown_as=self.name)
         return list(staged.values())
 
     def discard_scratch(self) -> None:

@@ -193,8 +193,14 @@ class WorkDir:
         """This process's private folder for outputs not yet published (same filesystem: renames are atomic)."""
         return self.root / f"{STAGING_PREFIX}{os.getpid()}"
 
-    def stage_frames(self, frames: dict[str, pl.LazyFrame], engine: Engine) -> dict[str, Path]:
-        """Sink every frame to a file in the staging folder; nothing is published yet."""
+    def stage_frames(
+        self, frames: dict[str, pl.LazyFrame], engine: Engine, *, shown_as: str | None = None
+    ) -> dict[str, Path]:
+        """Sink every frame to a file in the staging folder; nothing is published yet.
+
+        A write the filesystem refuses names the files' output folders, or the work directory's `shown_as`
+        folder (for intermediate files, whose staging path means nothing to a user).
+        """
         import polars as pl
 
         from ector.engine import sink_all
@@ -211,7 +217,8 @@ class WorkDir:
             reason = write_failure(exc)
             if reason is None:  # not the filesystem: a bug or bad data, reported as such by the CLI
                 raise
-            targets = sorted({str(self.output(relative).parent) for relative in frames})
+            shown = [shown_as] if shown_as is not None else [str(Path(relative).parent) for relative in frames]
+            targets = sorted({str(self.output(relative)) for relative in shown})
             raise EctorError(
                 f"cannot write {', '.join(targets)}: {reason}", "free space on that filesystem or make it writable"
             ) from None
