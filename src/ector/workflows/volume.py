@@ -1,8 +1,10 @@
 """Volume and durations of units: cases, distinct patients, first and last surgery, median and IQR of times.
 
-Counts, minima and maxima stream. Medians, quantiles and distinct counts do not (stack notes): they run on a
-projection of just the grouping columns and the measured column, so the part that falls back to the in-memory
-engine holds a few narrow columns rather than the whole mart.
+Counts, minima and maxima stream. Medians and quantiles do not (stack notes), so they are computed on reduced
+data: a streaming count of each value per group, then the quantiles of those weighted values. Durations take
+few distinct values (whole minutes, whole days), so the reduced table is a small fraction of the cases (10M
+cases: 0.46M surgeon x minute rows, 65k surgeon x day rows), and the result is the same to the last bit.
+Distinct patients are distinct (group, patient) pairs first, counted after.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import polars as pl
 
 # Skewed measures shown as median and IQR (methods.md: means mislead for LOS and operative time).
 SPREAD_MEASURES: Final = ("operative_minutes", "los_days")
+_VALUE, _WEIGHT = "__value", "__count"
 
 
 def volume_plan(
@@ -42,8 +45,11 @@ def volume_plan(
         .group_by(group)
         .agg(patients=pl.len().cast(pl.Int64))
     )
-    spread = mart.select(*group, *SPREAD_MEASURES).group_by(group).agg(*_spread_exprs())
-    volume = counts.join(spread, on=group, how="left", nulls_equal=True)
+    volume = counts
+    for measure in SPREAD_MEASURES:
+        volume = volume.join(spread_plan(mart, group, measure), on=group, how="left", nulls_equal=True)
+    # A group whose measure is null throughout has no value counts: none measured, spread null.
+    volume = volume.with_columns(pl.col(f"{m}_cases").fill_null(0) for m in SPREAD_MEASURES)
     if patients:
         volume = volume.join(distinct, on=group, how="left", nulls_equal=True).with_columns(
             pl.col("patients").fill_null(0)
@@ -64,14 +70,37 @@ def volume_plan(
     )
 
 
-def _spread_exprs() -> list[pl.Expr]:
-    exprs = []
-    for measure in SPREAD_MEASURES:
-        x = pl.col(measure).cast(pl.Float64)
-        exprs += [
-            x.median().alias(f"{measure}_median"),
-            x.quantile(0.25, "linear").alias(f"{measure}_q1"),
-            x.quantile(0.75, "linear").alias(f"{measure}_q3"),
-            x.count().cast(pl.Int64).alias(f"{measure}_cases"),
-        ]
-    return exprs
+def spread_plan(mart: pl.LazyFrame, group: Sequence[str], measure: str) -> pl.LazyFrame:
+    """Return per `group`: `<measure>_median, _q1, _q3` (linear, R type 7) and `_cases` (non-null values).
+
+    Computed from the count of each distinct value per group, which streams; groups with no value are absent.
+    """
+    value = pl.col(measure).cast(pl.Float64)
+    counts = (
+        mart.select(*group, value.alias(_VALUE))
+        .filter(pl.col(_VALUE).is_not_null())
+        .group_by(*group, _VALUE)
+        .agg(pl.len().alias(_WEIGHT))
+    )
+    return counts.group_by(group).agg(
+        weighted_quantile(0.5).alias(f"{measure}_median"),
+        weighted_quantile(0.25).alias(f"{measure}_q1"),
+        weighted_quantile(0.75).alias(f"{measure}_q3"),
+        pl.col(_WEIGHT).sum().cast(pl.Int64).alias(f"{measure}_cases"),
+    )
+
+
+def weighted_quantile(p: float, value: str = _VALUE, weight: str = _WEIGHT) -> pl.Expr:
+    """Return, in a group_by over distinct values and their counts, the `p` quantile of the values repeated.
+
+    Linear interpolation (R type 7, polars' "linear"): with n values, h = (n - 1) p, the result is x[floor h] +
+    (h - floor h)(x[ceil h] - x[floor h]) over the sorted values, 0-based; x[r] is the first distinct value whose
+    cumulative count exceeds r.
+    """
+    ordered = pl.col(value).sort_by(value)
+    cumulative = pl.col(weight).sort_by(value).cum_sum()
+    h = (pl.col(weight).sum() - 1).cast(pl.Float64) * p
+    low, high = h.floor(), h.ceil()
+    x_low = ordered.filter(cumulative > low).first()
+    x_high = ordered.filter(cumulative > high).first()
+    return x_low + (h - low) * (x_high - x_low)
