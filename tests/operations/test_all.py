@@ -115,7 +115,7 @@ def test_all_gives_the_same_outputs_as_the_single_commands(cli, gold: Path, tmp_
         assert_frame_equal(
             pl.read_parquet(tmp_path / "chain" / relative), pl.read_parquet(tmp_path / "single" / relative)
         )
-    # The views ran in one pass in `all`, one by one here: the manifest says the same of each.
+    # The views ran in one body in `all`, as separate commands here: the manifest says the same of each.
     chain, single = _manifest(tmp_path / "chain")["stages"], _manifest(tmp_path / "single")["stages"]
     for view in ("workflow/patient", "workflow/surgeon", "workflow/site"):
         for key in ("rows_in", "outputs", "settings_hash", "not_available"):

@@ -1,8 +1,8 @@
 """The workflow stage bodies: read the case mart, build the views' tables, hand them to the runner to sink.
 
-`workflow_stage` builds one view (`ector workflow VIEW`); `workflows_together` builds several together
-(`ector all`): the mart is probed once, every view's aggregates are collected in one collect_all, then each
-view's tables are sunk. Both run the same plans, so they write the same files.
+`workflow_stage` builds one view (`ector workflow VIEW`); `workflows_together` builds several (`ector all`):
+the mart is probed once, then view by view its aggregates are collected and its tables sunk. Both run the
+same plans, so they write the same files.
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ def workflow_stage(context: StageContext, view: View, mart: pl.LazyFrame | None 
 
 
 def workflows_together(contexts: dict[str, StageContext]) -> None:
-    """Build the views of `contexts` (keyed `workflow/<view>`) from the case mart in one pass, and sink them.
+    """Build the views of `contexts` (keyed `workflow/<view>`) from one probe of the case mart, and sink them.
 
     The body `pipeline.run_stages_together` runs for `ector all`; each view's files are those of
-    `workflow_stage`.
+    `workflow_stage`. The mart's availability is probed once for all views.
     """
     first = next(iter(contexts.values()))
     marts = [context.read(CASE_MART, produced_by="transform") for context in contexts.values()]  # rows_in of each
@@ -65,13 +65,14 @@ def workflows_together(contexts: dict[str, StageContext]) -> None:
     analysis, engine = first.settings.analysis, first.engine
     mart = conform_mart(mart, analysis.period)
     availability = probe_availability(mart, analysis, engine)
-    views = [name.removeprefix("workflow/") for name in contexts]
-    tables = collect_views([PLANS[view](mart, analysis, availability, engine) for view in views], engine)
-    # Sunk view by view: the per-case series of each view hold their projection in memory (windows do not
-    # stream), and sinking the three views in one pass held all of them at once (1M cases: peak 1.08 GB in one
-    # pass, 0.82 GB view by view, for about the same CPU time; docs/performance.md).
-    for context, view, view_tables in zip(contexts.values(), views, tables, strict=True):
-        sink_together([(context, _outputs(context, view, view_tables))])
+    # View by view: each view's aggregates are collected, then its tables sunk, before the next view starts.
+    # One collect_all over the three views read the mart once but held every aggregate's in-memory part
+    # (medians, distinct counts, series) at the same time: at 10M cases 5.5 GB against 3.8 GB for the largest
+    # view alone, and more CPU, not less (docs/performance.md, Workflows).
+    for name, context in contexts.items():
+        view = name.removeprefix("workflow/")
+        [tables] = collect_views([PLANS[view](mart, analysis, availability, engine)], engine)
+        sink_together([(context, _outputs(context, view, tables))])
 
 
 def _outputs(context: StageContext, view: str, tables: dict[str, Frame]) -> dict[str, pl.LazyFrame]:
