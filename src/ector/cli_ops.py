@@ -101,7 +101,7 @@ def all_command(
 
 
 def _run_workflows(names: list[str], settings: Settings, force: bool) -> list[tuple[str, str, float]]:
-    """Run the stale workflow views in one pass over the case mart; each gets a row of the closing summary."""
+    """Run the stale workflow views in one body (one probe of the case mart); each gets a row of the closing summary."""
     from ector.pipeline import run_stages_together
     from ector.workflows.stage import workflows_together
 

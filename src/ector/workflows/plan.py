@@ -1,7 +1,7 @@
 """A view as plans: the aggregates it collects, and how its tables are finished from them.
 
-Splitting the two lets several views share one `collect_all` (one pass over the case mart in `ector all`)
-while a single `ector workflow VIEW` runs the same plans on its own: the same code, so the same files.
+Splitting the two lets `ector all` probe the mart once for several views while a single `ector workflow VIEW`
+runs the same plans on its own: the same code, so the same files.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ector.engine import collect_all
+from ector.engine import collect
 from ector.settings import Engine
 
 Frame = pl.LazyFrame | pl.DataFrame
@@ -39,11 +39,10 @@ class ViewPlan:
 
 
 def collect_views(plans: Sequence[ViewPlan], engine: Engine) -> list[dict[str, Frame]]:
-    """Collect every plan's aggregates in one collect_all and finish each view's tables."""
-    collected = collect_all([frame for plan in plans for frame in plan.aggregates], engine)
-    results, start = [], 0
-    for plan in plans:
-        stop = start + len(plan.aggregates)
-        results.append(plan.finish(collected[start:stop]))
-        start = stop
-    return results
+    """Collect every plan's aggregates, one after the other, and finish each view's tables.
+
+    One `collect_all` over the aggregates would read the mart once, but it runs every aggregate's in-memory part
+    (medians, distinct counts, the outcome cells) at the same time; measured at 10M cases, collecting them in
+    turn held about half the memory for about a tenth more CPU (docs/performance.md, Workflows).
+    """
+    return [plan.finish([collect(frame, engine) for frame in plan.aggregates]) for plan in plans]

@@ -1,8 +1,8 @@
 """The shared surgeon and site view: one implementation, parameterised by the unit column.
 
-Everything that aggregates the mart is planned first and collected in one `collect_all`, so the mart is
-scanned once for all of it; what follows works on those small per-unit results. Per-case series (CUSUM)
-stay lazy plans for the runner to sink.
+Everything that aggregates the mart is planned first and collected (`plan.collect_views`, one aggregate after
+the other); what follows works on those small per-unit results. The CUSUM series are collected a group of
+units at a time on a large mart, else left as a plan for the runner to sink.
 """
 
 from __future__ import annotations
