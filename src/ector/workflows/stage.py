@@ -67,8 +67,8 @@ def workflows_together(contexts: dict[str, StageContext]) -> None:
     availability = probe_availability(mart, analysis, engine)
     # View by view: each view's aggregates are collected, then its tables sunk, before the next view starts.
     # One collect_all over the three views read the mart once but held every aggregate's in-memory part
-    # (medians, distinct counts, series) at the same time: at 10M cases 5.5 GB against 3.8 GB for the largest
-    # view alone, and more CPU, not less (docs/performance.md, Workflows).
+    # (medians, distinct counts, series) at the same time: at 10M cases 5.5 GB against 4.5 GB view by view, for
+    # the same CPU (docs/performance.md, Workflows; measured before a view's own aggregates went one by one).
     for name, context in contexts.items():
         view = name.removeprefix("workflow/")
         [tables] = collect_views([PLANS[view](mart, analysis, availability, engine)], engine)

@@ -62,8 +62,8 @@ def unit_view(
 def plan_unit_view(
     mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, availability: Availability, *, engine: Engine = "auto"
 ) -> ViewPlan:
-    """Return the plan of `unit_view` over a conformed mart: everything that aggregates the mart, collected
-    together, and the per-unit tables finished from those small results. The CUSUM series are collected with
+    """Return the plan of `unit_view` over a conformed mart: everything that aggregates the mart, to collect,
+    and the per-unit tables finished from those small results. The CUSUM series are collected with
     `engine`, a group of units at a time (`monitoring.cusum_table`)."""
     strata = usable_strata(analysis, availability)
     plans = [
