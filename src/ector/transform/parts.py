@@ -10,7 +10,7 @@ What a case needs from outside its part is brought in explicitly:
 - surgeon_case_seq: each surgeon and family's number of cases in earlier parts, added to the rank in the part;
 - reoperation: the later cases looked for reach `window` days past the part's last day;
 - readmission: the encounters read reach `window` days past the part's last discharge;
-- expected rates: stratum rates over all the parts, joined in the last pass.
+- expected rates: stratum rates over all the parts, joined in the last pass (`risk.with_expected`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ector.settings import AnalysisSettings
 from ector.transform import derive
 from ector.transform.dictionary import MART_COLUMN_NAMES, unavailable_columns
 from ector.transform.mart import EXPECTED, case_rows, check_mart_inputs, in_mart_order, present_tables
-from ector.transform.risk import stratum_rates
+from ector.transform.risk import stratum_rates, with_expected
 
 UNIT = ("surgeon_id", "procedure_family")  # the cases surgeon_case_seq counts
 _EARLIER = "_earlier_cases"
@@ -154,25 +154,6 @@ def part_plan(tables: Mapping[str, pl.LazyFrame], part: Part, earlier: pl.DataFr
     return frame.select(c for c in MART_COLUMN_NAMES if c not in EXPECTED).sort("surgery_start", "case_id")
 
 
-def with_expected_rates(
-    parts: pl.LazyFrame, rates: Mapping[str, pl.DataFrame], strata: list[str], unavailable: list[str]
-) -> pl.LazyFrame:
-    """Return `parts` with the expected columns, row order kept: predicted risk when given, else `rates`."""
-    frame = parts
-    for name, (_outcome, given) in EXPECTED.items():
-        if name in unavailable:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
-            continue
-        rate = rates[name]
-        if strata:
-            frame = frame.join(rate.lazy(), on=strata, how="left", nulls_equal=True, maintain_order="left")
-        else:
-            frame = frame.with_columns(pl.lit(rate.item(0, name), dtype=pl.Float64).alias(name))
-        if given is not None:
-            frame = frame.with_columns(pl.coalesce(pl.col(given), pl.col(name)).alias(name))
-    return in_mart_order(frame)
-
-
 def mart_in_parts(
     context: StageContext, tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings, part_cases: int
 ) -> pl.LazyFrame:
@@ -191,9 +172,15 @@ def mart_in_parts(
     for part in parts:
         relative = f"part-{part.index:05d}.parquet"
         written.extend(context.sink_scratch({relative: part_plan(tables, part, earlier, window)}))
-    whole = pl.scan_parquet(written)
+    mart = pl.scan_parquet(written)
     unavailable = unavailable_columns(present_tables(tables))
-    wanted = [name for name in EXPECTED if name not in unavailable]
-    collected = context.collect_all([stratum_rates(whole, EXPECTED[name][0], strata) for name in wanted])
-    rates = {name: frame.rename({"rate": name}) for name, frame in zip(wanted, collected, strict=True)}
-    return with_expected_rates(whole, rates, strata, unavailable)
+    wanted = {name: spec for name, spec in EXPECTED.items() if name not in unavailable}
+    # The stratum rates are collected first (one pass over the parts), so the last pass streams.
+    collected = context.collect_all([stratum_rates(mart, outcome, strata) for outcome, _ in wanted.values()])
+    rates = dict(zip(wanted, collected, strict=True))
+    for name, (outcome, given) in EXPECTED.items():
+        if name in unavailable:
+            mart = mart.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
+        else:
+            mart = with_expected(mart, outcome, strata, name=name, given=given, rates=rates[name])
+    return in_mart_order(mart)

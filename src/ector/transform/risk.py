@@ -46,16 +46,21 @@ def with_expected(
     *,
     name: str,
     given: str | None = None,
+    rates: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """Return `frame` with column `name`: `given` where it is not null, else the stratum rate of `outcome`.
 
-    The strata are joined back with nulls equal, so cases with a null stratum value share their own rate.
+    The strata are joined back with nulls equal, so cases with a null stratum value share their own rate. The
+    rows keep the order of `frame` (the mart built in parts relies on it). `rates` (`stratum_rates` of `frame`,
+    collected) can be given: joining a collected table streams, while a join whose right side is still being
+    aggregated from the same files held the whole mart (10M cases: 4.2 GB against 1.5 GB).
     """
-    rates = stratum_rates(frame, outcome, strata).rename({"rate": name})
+    right = stratum_rates(frame, outcome, strata) if rates is None else rates.lazy()
+    right = right.rename({"rate": name})
     if strata:
-        joined = frame.join(rates, on=list(strata), how="left", nulls_equal=True)
+        joined = frame.join(right, on=list(strata), how="left", nulls_equal=True, maintain_order="left")
     else:
-        joined = frame.join(rates, how="cross")
+        joined = frame.join(right, how="cross", maintain_order="left")
     if given is not None:
         joined = joined.with_columns(pl.coalesce(pl.col(given), pl.col(name)).alias(name))
     return joined
