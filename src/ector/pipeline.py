@@ -81,7 +81,8 @@ class StageContext:
         return self.workdir.staging_dir / SCRATCH / self.name
 
     def sink_scratch(self, frames: dict[str, pl.LazyFrame]) -> list[Path]:
-        """Write intermediate plans to the scratch folder, never published; `discard_scratch` removes them."""
+        """Write intermediate plans to the scratch folder, never published: the runner removes them once the
+        stage's body returns, and with the staging folder when it fails."""
         prefix = self.scratch_dir.relative_to(self.workdir.staging_dir).as_posix()
         scratch = {f"{prefix}/{name}": frame for name, frame in frames.items()}
         staged = self.workdir.stage_frames(scratch, self.engine, shown_as=self.name)
@@ -236,11 +237,10 @@ def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *
         started, clock = now_iso(), time.perf_counter()
         for spec in stale:
             out.event("started", stage=spec.name, level="debug")
-        try:
+        with discarding_on_failure(workdir):
             body(contexts)
-        except BaseException:
-            workdir.discard_staging()
-            raise
+        for context in contexts.values():
+            context.discard_scratch()
         seconds = (time.perf_counter() - clock) / len(stale)  # one pass: each stage's share
         with discarding_on_failure(workdir):
             for spec in stale:
@@ -279,6 +279,7 @@ def _run_locked(
             if damaged is not None:
                 raise damaged from None
         raise
+    context.discard_scratch()  # intermediate files are never published
     with discarding_on_failure(workdir):
         _publish(spec, context, settings, options, inputs, started, time.perf_counter() - clock)
 

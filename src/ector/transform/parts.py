@@ -159,7 +159,7 @@ def mart_in_parts(
 ) -> pl.LazyFrame:
     """Write the mart's parts to the stage's scratch folder and return the plan that reads them as the mart.
 
-    The caller sinks the plan, then discards the scratch folder (`StageContext.discard_scratch`).
+    The caller sinks the plan; the runner removes the scratch files once the stage's body returns.
     """
     strata = check_mart_inputs(tables, analysis)
     window = analysis.outcome_window_days

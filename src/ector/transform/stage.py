@@ -32,14 +32,11 @@ def transform_stage(
     """Stage the case mart of the consolidated tables, filtered by where/since/until, as transform/cases.parquet.
 
     The mart is built in parts of `mart_part_cases` cases (see `transform.parts`), written to scratch files
-    that are gone once the stage ends.
+    that the runner removes once the stage ends.
     """
     tables = read_selected(context, where, since, until)
-    try:
-        mart = mart_in_parts(context, tables, context.settings.analysis, context.settings.mart_part_cases)
-        context.sink({MART_PATH: select_cases(mart, where=where, since=since, until=until)})
-    finally:
-        context.discard_scratch()
+    mart = mart_in_parts(context, tables, context.settings.analysis, context.settings.mart_part_cases)
+    context.sink({MART_PATH: select_cases(mart, where=where, since=since, until=until)})
 
 
 def plan_transform(
