@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ector.settings import AnalysisSettings
-from ector.workflows import monitoring, site_view, surgeon_view
+from ector.workflows import groups, site_view, surgeon_view
 from ector.workflows.plan import Frame
 from tests.workflows.marts import make_mart, tiny_mart
 
@@ -116,7 +116,7 @@ def test_cusum_computed_a_group_of_units_at_a_time_is_the_same_table(
 ) -> None:
     mart = make_mart(12, 120, seed=5).lazy()
     whole = view(mart, AnalysisSettings())["cusum"].lazy().collect()
-    monkeypatch.setattr(monitoring, "SERIES_CASES", 150)  # 1,440 cases: ten groups of units
+    monkeypatch.setattr(groups, "SERIES_CASES", 150)  # 1,440 cases: ten groups of units
     grouped = view(mart, AnalysisSettings())["cusum"]
     assert isinstance(grouped, pl.DataFrame)  # collected group by group, not left as one plan
     assert whole.height > 1000

@@ -69,7 +69,9 @@ def test_a_unit_without_any_measured_value_has_zero_measured_and_no_spread() -> 
         },
         schema_overrides={"operative_minutes": pl.Float64, "los_days": pl.Int32},
     )
-    rows = {row["unit_id"]: row for row in volume_plan(mart, "surgeon_id", []).collect().iter_rows(named=True)}
+    rows = {
+        row["unit_id"]: row for row in volume_plan(mart, "surgeon_id", [], patients=3).collect().iter_rows(named=True)
+    }
     assert (rows["S1"]["cases"], rows["S1"]["patients"]) == (2, 2)
     assert (rows["S1"]["operative_minutes_cases"], rows["S1"]["operative_minutes_median"]) == (0, None)
     assert (rows["S1"]["los_days_cases"], rows["S1"]["los_days_median"]) == (2, 2.5)

@@ -11,19 +11,17 @@ bin ends kept exactly), so the tables stay chart-sized at any number of cases.
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import ceil
 from typing import Final
 
 import polars as pl
 
 from ector.stats.cusum import risk_adjusted_cusum, vlad
 from ector.stats.learning_curve import learning_curve
+from ector.workflows.groups import in_unit_groups
 from ector.workflows.mart import Availability
 from ector.workflows.thinning import thin_series
 
 ORDER: Final = ("surgery_start", "case_id")
-# Cases per group of units whose series are computed together: the series hold their cases in memory.
-SERIES_CASES: Final = 1_000_000
 # Monitored outcome -> the mart column holding each case's predicted risk p_t.
 MONITORED: Final[dict[str, str]] = {
     "mortality_30d": "expected_mortality_30d",
@@ -71,7 +69,7 @@ def learning_curve_plan(mart: pl.LazyFrame, unit: str) -> pl.LazyFrame:
         "surgery_date",
         "approach",
         "operative_minutes",
-    ).sort([*keys, *ORDER])
+    ).sort([*keys, *ORDER], nulls_last=True)
     curves = learning_curve(cases, by=keys, order=None)
     return thin_series(curves, by=keys, watch=["moving_median", "cusum"]).select(
         "unit_id",
@@ -124,17 +122,28 @@ def cusum_table(
     unit: str,
     availability: Availability,
     *,
-    cases: int,
     collect: Callable[[pl.LazyFrame], pl.DataFrame],
 ) -> pl.LazyFrame | pl.DataFrame:
-    """Return `cusum_plan`'s table, computed for groups of units of about SERIES_CASES of the mart's `cases`.
+    """Return `cusum_plan`'s table, computed a group of units at a time on a large mart (`groups.in_unit_groups`)."""
+    return in_unit_groups(
+        lambda cases: cusum_plan(cases, unit, availability),
+        mart,
+        unit,
+        cases=availability.cases,
+        order=("unit_id", "outcome", "seq"),
+        collect=collect,
+    )
 
-    Each group is collected in turn (with `collect`), so memory follows the group rather than the mart; a unit's
-    series lies wholly in one group, so the table is the same. Up to SERIES_CASES cases, the plan itself.
-    """
-    groups = ceil(cases / SERIES_CASES)
-    if groups <= 1:
-        return cusum_plan(mart, unit, availability)
-    group = pl.col(unit).hash(seed=0) % groups
-    parts = [collect(cusum_plan(mart.filter(group == g), unit, availability)) for g in range(groups)]
-    return pl.concat(parts).sort("unit_id", "outcome", "seq", nulls_last=True)
+
+def learning_curve_table(
+    mart: pl.LazyFrame, unit: str, *, cases: int, collect: Callable[[pl.LazyFrame], pl.DataFrame]
+) -> pl.LazyFrame | pl.DataFrame:
+    """Return `learning_curve_plan`'s table, computed a group of units at a time on a large mart."""
+    return in_unit_groups(
+        lambda frame: learning_curve_plan(frame, unit),
+        mart,
+        unit,
+        cases=cases,
+        order=("unit_id", "procedure_family", "case_sequence"),
+        collect=collect,
+    )

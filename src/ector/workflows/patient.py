@@ -11,6 +11,7 @@ import polars as pl
 from ector.contract import AGE_BANDS, APPROACHES, SEXES, URGENCIES
 from ector.settings import AnalysisSettings, Engine
 from ector.stats.intervals import wilson_bounds, z_for_level
+from ector.workflows.groups import distinct_patients, in_patient_ranges, patient_ranges, patient_sample_plan
 from ector.workflows.mart import (
     OUTCOMES,
     Availability,
@@ -48,20 +49,25 @@ def patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, *, engine: Engi
 
 
 def plan_patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
-    """Return the plan of `patient_view` over a conformed mart: one cohort plan per dimension."""
+    """Return the plan of `patient_view` over a conformed mart: one cohort plan per dimension, and the sample
+    of patient ids that splits the per-patient table into ranges on a large mart."""
+    cases = availability.cases
 
-    def finish(cells: list[pl.DataFrame]) -> dict[str, Frame]:
+    def finish(frames: list[pl.DataFrame]) -> dict[str, Frame]:
+        *cells, sample = frames
         summary = pl.concat([_cohort_rates(c, availability) for c in cells])
+        ranges = patient_ranges(sample, cases=cases)
         return {
             "summary": _sort_cells(summary),
-            "per_patient": per_patient_plan(mart, availability),
+            "per_patient": in_patient_ranges(lambda part: per_patient_plan(part, availability), mart, ranges),
             "availability": availability_table(availability, analysis, usable_strata(analysis, availability)),
         }
 
-    return ViewPlan([_cohort_plan(mart, d) for d in DIMENSIONS], finish)
+    cohorts = [_cohort_plan(mart, d, cases=cases) for d in DIMENSIONS]
+    return ViewPlan([*cohorts, patient_sample_plan(mart, cases=cases)], finish)
 
 
-def _cohort_plan(mart: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
+def _cohort_plan(mart: pl.LazyFrame, dimension: str, *, cases: int) -> pl.LazyFrame:
     """Return the plan of cases, patients and per-outcome known/event counts per level of `dimension`."""
     level = pl.lit("all") if dimension == "all" else pl.col(dimension).cast(pl.String)
     framed = mart.with_columns(__level=level)
@@ -70,14 +76,7 @@ def _cohort_plan(mart: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
         *(pl.col(o).count().cast(pl.Int64).alias(f"{o}_cases") for o in OUTCOMES),
         *(pl.col(o).cast(pl.Int64).sum().alias(f"{o}_events") for o in OUTCOMES),
     )
-    # n_unique does not stream: distinct (level, patient) pairs first, which do, then count them.
-    patients = (
-        framed.select("__level", "patient_id")
-        .filter(pl.col("patient_id").is_not_null())
-        .unique()
-        .group_by("__level")
-        .agg(patients=pl.len().cast(pl.Int64))
-    )
+    patients = distinct_patients(framed, ["__level"], cases=cases)
     return counts.join(patients, on="__level", how="left", nulls_equal=True).with_columns(
         dimension=pl.lit(dimension), level=pl.col("__level"), patients=pl.col("patients").fill_null(0)
     )

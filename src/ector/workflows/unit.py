@@ -70,9 +70,9 @@ def plan_unit_view(
         outcome_cells(mart, unit, availability, strata),
         case_mix_plan(mart, unit),
         *(
-            volume_plan(mart, unit, keys, UNIT_ATTRIBUTES[unit], patients=True)
+            volume_plan(mart, unit, keys, UNIT_ATTRIBUTES[unit], patients=availability.cases)
             if scope == "overall"
-            else volume_plan(mart, unit, keys, patients=False)
+            else volume_plan(mart, unit, keys)
             for scope, (_, keys) in SCOPES.items()
         ),
     ]
@@ -92,10 +92,7 @@ def plan_unit_view(
         tables = {name: _sorted(frame) for name, frame in tables.items()}
         tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
         tables["case_mix"] = case_mix_table(mix, availability)
-        cases = int(volumes[0]["cases"].sum())
-        tables["cusum"] = cusum_table(
-            mart, unit, availability, cases=cases, collect=lambda frame: collect(frame, engine)
-        )
+        tables["cusum"] = cusum_table(mart, unit, availability, collect=lambda frame: collect(frame, engine))
         tables["availability"] = availability_table(availability, analysis, strata)
         return tables
 

@@ -4,7 +4,7 @@ Counts, minima and maxima stream. Medians and quantiles do not (stack notes), so
 data: a streaming count of each value per group, then the quantiles of those weighted values. Durations take
 few distinct values (whole minutes, whole days), so the reduced table is a small fraction of the cases (10M
 cases: 0.46M surgeon x minute rows, 65k surgeon x day rows), and the result is the same to the last bit.
-Distinct patients are distinct (group, patient) pairs first, counted after.
+Distinct patients are distinct (group, patient) pairs first, counted after (`groups.distinct_patients`).
 """
 
 from __future__ import annotations
@@ -14,20 +14,23 @@ from typing import Final
 
 import polars as pl
 
+from ector.workflows.groups import distinct_patients
+
 # Skewed measures shown as median and IQR (methods.md: means mislead for LOS and operative time).
 SPREAD_MEASURES: Final = ("operative_minutes", "los_days")
 _VALUE, _WEIGHT = "__value", "__count"
 
 
 def volume_plan(
-    mart: pl.LazyFrame, unit: str, keys: Sequence[str], attributes: Sequence[str] = (), *, patients: bool = True
+    mart: pl.LazyFrame, unit: str, keys: Sequence[str], attributes: Sequence[str] = (), *, patients: int | None = None
 ) -> pl.LazyFrame:
     """Return the plan of one row per unit and `keys`: attributes, volume, dates and spread, sorted.
 
     Columns: `unit_id, *keys, *attributes, cases, patients, first_surgery, last_surgery`, then for each of
     operative_minutes and los_days `<measure>_median, _q1, _q3` (linear interpolation, R type 7) and
-    `<measure>_cases` (how many cases have the measure). Without `patients` the distinct-patient count, the
-    costliest part (a distinct over every unit x patient pair: 5 s and 1.2 GB at 10M cases), is left out.
+    `<measure>_cases` (how many cases have the measure). The distinct-patient count, the costliest part (a
+    distinct over every unit x patient pair: 1.4 GB at 10M cases), is there when `patients` gives the mart's
+    number of cases, which sets the groups of patients it is counted in (`groups.distinct_patients`).
     An attribute (e.g. specialty) is its largest
     value within the unit: deterministic, and the only value when it comes from the unit's own table.
     """
@@ -38,19 +41,13 @@ def volume_plan(
         first_surgery=pl.col("surgery_date").min(),
         last_surgery=pl.col("surgery_date").max(),
     )
-    distinct = (
-        mart.select(*group, "patient_id")
-        .filter(pl.col("patient_id").is_not_null())
-        .unique()
-        .group_by(group)
-        .agg(patients=pl.len().cast(pl.Int64))
-    )
     volume = counts
     for measure in SPREAD_MEASURES:
         volume = volume.join(spread_plan(mart, group, measure), on=group, how="left", nulls_equal=True)
     # A group whose measure is null throughout has no value counts: none measured, spread null.
     volume = volume.with_columns(pl.col(f"{m}_cases").fill_null(0) for m in SPREAD_MEASURES)
-    if patients:
+    if patients is not None:
+        distinct = distinct_patients(mart, group, cases=patients)
         volume = volume.join(distinct, on=group, how="left", nulls_equal=True).with_columns(
             pl.col("patients").fill_null(0)
         )
@@ -61,7 +58,7 @@ def volume_plan(
             *keys,
             *attributes,
             "cases",
-            *(["patients"] if patients else []),
+            *(["patients"] if patients is not None else []),
             "first_surgery",
             "last_surgery",
             *(f"{m}_{s}" for m in SPREAD_MEASURES for s in ("median", "q1", "q3", "cases")),

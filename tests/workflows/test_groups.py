@@ -1,0 +1,84 @@
+"""Work done a group of units or patients at a time gives the same tables as the whole mart at once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from ector.settings import AnalysisSettings
+from ector.workflows import groups, patient_view, site_view, surgeon_view
+from ector.workflows.plan import Frame
+from tests.workflows.marts import make_mart
+
+
+def _mart(*, null_patients: int = 0) -> pl.LazyFrame:
+    mart = make_mart(12, 120, seed=7, learning=True)  # 1,440 cases, about 1,000 patients
+    if null_patients:
+        unknown = pl.int_range(pl.len()) < null_patients
+        mart = mart.with_columns(patient_id=pl.when(unknown).then(None).otherwise(pl.col("patient_id")))
+    return mart.lazy()
+
+
+def test_group_count_rounds_up_and_is_at_least_one() -> None:
+    assert [groups.group_count(n, 10) for n in (0, 1, 10, 11, 95)] == [1, 1, 1, 2, 10]
+
+
+def test_learning_curves_computed_a_group_of_surgeons_at_a_time_are_the_same_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole = surgeon_view(_mart(), AnalysisSettings())["learning_curve"].lazy().collect()
+    monkeypatch.setattr(groups, "SERIES_CASES", 150)  # ten groups of surgeons
+    grouped = surgeon_view(_mart(), AnalysisSettings())["learning_curve"]
+    assert isinstance(grouped, pl.DataFrame)  # collected group by group, not left as one plan
+    assert whole.height > 1000
+    assert_frame_equal(grouped, whole)
+
+
+@pytest.mark.parametrize("view", [surgeon_view, site_view])
+def test_distinct_patients_of_units_counted_per_group_of_patients_are_the_same(
+    view: Callable[..., dict[str, Frame]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = view(_mart(null_patients=30), AnalysisSettings())["summary"]
+    monkeypatch.setattr(groups, "PATIENT_CASES", 200)  # eight groups of patients
+    grouped = view(_mart(null_patients=30), AnalysisSettings())["summary"]
+    # A patient seen by several units counts once in each: the sum exceeds the distinct patients.
+    assert int(whole["patients"].sum()) > _mart().select(pl.col("patient_id").n_unique()).collect().item()
+    assert_frame_equal(grouped, whole)
+
+
+def test_cohort_patients_counted_per_group_of_patients_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = patient_view(_mart(null_patients=30), AnalysisSettings())["summary"]
+    monkeypatch.setattr(groups, "PATIENT_CASES", 200)
+    grouped = patient_view(_mart(null_patients=30), AnalysisSettings())["summary"]
+    everyone = _mart(null_patients=30).select(pl.col("patient_id").drop_nulls().n_unique()).collect().item()
+    assert grouped.filter(pl.col("dimension") == "all")["patients"].to_list() == [everyone]
+    assert_frame_equal(grouped, whole)
+
+
+def test_per_patient_table_built_in_ranges_of_patients_is_the_same_and_sorted(monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = patient_view(_mart(null_patients=30), AnalysisSettings())["per_patient"].lazy().collect()
+    monkeypatch.setattr(groups, "PATIENT_CASES", 200)  # eight ranges
+    monkeypatch.setattr(groups, "SAMPLED_PATIENTS", 100)  # every 14th case's patient, by hash
+    grouped = patient_view(_mart(null_patients=30), AnalysisSettings())["per_patient"].lazy().collect()
+    assert whole["patient_id"].null_count() == 1
+    assert grouped["patient_id"][-1] is None  # the patients of unknown id, last as in the whole table
+    assert grouped["patient_id"].drop_nulls().is_sorted()
+    assert_frame_equal(grouped, whole)
+
+
+def test_patient_ranges_are_consecutive_cover_every_id_and_put_nulls_last() -> None:
+    sample = pl.DataFrame({"patient_id": [f"P{i}" for i in range(10)]})
+    ranges = groups.patient_ranges(sample, cases=3 * groups.PATIENT_CASES)  # bounds P3 and P6
+    ids = pl.DataFrame({"patient_id": ["P0", "P29", "P3", "P5", "P6", "P99", "Q", None, "A"]})
+    members = [ids.filter(selected)["patient_id"].to_list() for selected in ranges]
+    assert members == [["P0", "P29", "A"], ["P3", "P5"], ["P6", "P99", "Q", None]]
+
+
+def test_one_patient_range_without_a_sample() -> None:
+    empty = pl.DataFrame(schema={"patient_id": pl.String})
+    [only] = groups.patient_ranges(empty, cases=50 * groups.PATIENT_CASES)
+    assert pl.DataFrame({"patient_id": ["P1", None]}).filter(only).height == 2
+    assert groups.patient_sample_plan(_mart(), cases=1_440).collect().height == 0
