@@ -13,7 +13,7 @@ few hundred stratum rates back onto the cases streams. Rates and intervals come 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import polars as pl
@@ -50,12 +50,20 @@ _CELL_SCHEMA: Final = {
 }
 
 
-def outcome_cells(mart: pl.LazyFrame, unit: str, availability: Availability, strata: Sequence[str]) -> pl.LazyFrame:
+def outcome_cells(
+    mart: pl.LazyFrame,
+    unit: str,
+    availability: Availability,
+    strata: Sequence[str],
+    *,
+    collect: Callable[[pl.LazyFrame], pl.DataFrame],
+) -> pl.LazyFrame:
     """Return the plan of `unit_id, procedure_family, period, outcome, cases, observed, expected, expected_method`.
 
     One row per cell and available outcome. Mortality uses the mart's expected_mortality_30d as the predicted
     risk when predicted_mortality is given; every other outcome (and mortality without it) is indirectly
     standardised over `strata`. Cases whose outcome (or predicted risk) is null count in none of N, O and E.
+    The stratum rates are collected here, with `collect` (one pass over the mart).
     """
     outcomes = availability.outcomes()
     if not outcomes:
@@ -69,11 +77,14 @@ def outcome_cells(mart: pl.LazyFrame, unit: str, availability: Availability, str
     )
     if standardised:
         # Stratum rate = known events / known cases (mean ignores nulls); a null stratum is a stratum of its own.
+        # Collected before the join: joined while still being aggregated from the same mart, they made the
+        # streaming engine hold the cases meanwhile (10M cases: the cells took 1.14 GB, 0.32 GB this way).
         rate_exprs = [pl.col(o).cast(pl.Float64).mean().alias(f"__rate_{o}") for o in standardised]
         if strata:
-            cases = cases.join(mart.group_by(strata).agg(rate_exprs), on=strata, how="left", nulls_equal=True)
+            rates = collect(mart.group_by(strata).agg(rate_exprs)).lazy()
+            cases = cases.join(rates, on=strata, how="left", nulls_equal=True)
         else:
-            cases = cases.join(mart.select(rate_exprs), how="cross")
+            cases = cases.join(collect(mart.select(rate_exprs)).lazy(), how="cross")
     aggregations: list[pl.Expr] = []
     for outcome in outcomes:
         risk = pl.col("expected_mortality_30d" if outcome not in standardised else f"__rate_{outcome}")

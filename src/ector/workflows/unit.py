@@ -67,7 +67,7 @@ def plan_unit_view(
     `engine`, a group of units at a time (`monitoring.cusum_table`)."""
     strata = usable_strata(analysis, availability)
     plans = [
-        outcome_cells(mart, unit, availability, strata),
+        outcome_cells(mart, unit, availability, strata, collect=lambda frame: collect(frame, engine)),
         case_mix_plan(mart, unit),
         *(
             volume_plan(mart, unit, keys, UNIT_ATTRIBUTES[unit], patients=availability.cases)
