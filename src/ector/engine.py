@@ -40,10 +40,10 @@ def check_engine(engine: Engine) -> None:
         )
 
 
-def collect(frame: pl.LazyFrame, engine: Engine) -> pl.DataFrame:
-    """Collect one plan with `engine`."""
+def collect(frame: pl.LazyFrame, engine: Engine, *, shared_scans: bool = True) -> pl.DataFrame:
+    """Collect one plan with `engine`; without `shared_scans`, each branch of the plan reads its input itself."""
     check_engine(engine)
-    return frame.collect(engine=engine)
+    return frame.collect(engine=engine, optimizations=optimizations(shared_scans))
 
 
 def collect_all(frames: Sequence[pl.LazyFrame], engine: Engine) -> list[pl.DataFrame]:
@@ -56,16 +56,32 @@ def collect_all(frames: Sequence[pl.LazyFrame], engine: Engine) -> list[pl.DataF
     return pl.collect_all(frames, engine=engine)
 
 
-def sink_all(targets: dict[Path, pl.LazyFrame], engine: Engine) -> None:
-    """Sink each plan to its Parquet file with `engine`, in one pass except on the GPU."""
+def sink_all(targets: dict[Path, pl.LazyFrame], engine: Engine, *, shared_scans: bool = True) -> None:
+    """Sink each plan to its Parquet file with `engine`, in one pass except on the GPU (`shared_scans`: see
+    `collect`)."""
     import polars as pl
 
     check_engine(engine)
+    flags = optimizations(shared_scans)
     if engine == "gpu":
         for path, frame in targets.items():
-            frame.sink_parquet(path, engine="gpu")
+            frame.sink_parquet(path, engine="gpu", optimizations=flags)
         return
-    pl.collect_all([frame.sink_parquet(path, lazy=True) for path, frame in targets.items()], engine=engine)
+    sinks = [frame.sink_parquet(path, lazy=True) for path, frame in targets.items()]
+    pl.collect_all(sinks, engine=engine, optimizations=flags)
+
+
+def optimizations(shared_scans: bool) -> pl.QueryOptFlags:
+    """Polars' default optimisations, less the sharing of a scan between branches when `shared_scans` is off.
+
+    A shared scan feeds every branch at the pace of the fastest, and the streaming engine buffers what the
+    others have not consumed yet. Where a plan's branches run one after the other on purpose (groups of units or
+    patients, `workflows.groups`), that buffer is the whole projected mart: at 10M cases in 20 groups of patients
+    the distinct patients of a cohort took 0.70 GB with the scan shared and 0.32 GB without.
+    """
+    import polars as pl
+
+    return pl.QueryOptFlags(comm_subplan_elim=shared_scans)
 
 
 @contextmanager

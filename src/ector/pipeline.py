@@ -61,9 +61,10 @@ class StageContext:
                 return unreadable(path, producer)
         return None
 
-    def sink(self, frames: dict[str, pl.LazyFrame]) -> dict[str, Path]:
-        """Write plans to temporary files in one pass; they are published when the stage succeeds."""
-        staged = self.workdir.stage_frames(frames, self.engine)
+    def sink(self, frames: dict[str, pl.LazyFrame], *, shared_scans: bool = True) -> dict[str, Path]:
+        """Write plans to temporary files in one pass; they are published when the stage succeeds
+        (`shared_scans`: see `engine.collect`)."""
+        staged = self.workdir.stage_frames(frames, self.engine, shared_scans=shared_scans)
         self.staged |= staged
         return staged
 
@@ -248,13 +249,15 @@ def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *
         return [spec.name for spec in stale]
 
 
-def sink_together(outputs: Sequence[tuple[StageContext, dict[str, pl.LazyFrame]]]) -> None:
+def sink_together(
+    outputs: Sequence[tuple[StageContext, dict[str, pl.LazyFrame]]], *, shared_scans: bool = True
+) -> None:
     """Sink the outputs of several stages in one pass (one collect_all), each staged in its own context."""
     if not outputs:
         return
     first = outputs[0][0]
     every = {relative: frame for _, tables in outputs for relative, frame in tables.items()}
-    staged = first.workdir.stage_frames(every, first.engine)
+    staged = first.workdir.stage_frames(every, first.engine, shared_scans=shared_scans)
     for context, tables in outputs:
         context.staged |= {relative: staged[relative] for relative in tables}
 

@@ -194,9 +194,15 @@ class WorkDir:
         return self.root / f"{STAGING_PREFIX}{os.getpid()}"
 
     def stage_frames(
-        self, frames: dict[str, pl.LazyFrame], engine: Engine, *, shown_as: str | None = None
+        self,
+        frames: dict[str, pl.LazyFrame],
+        engine: Engine,
+        *,
+        shown_as: str | None = None,
+        shared_scans: bool = True,
     ) -> dict[str, Path]:
-        """Sink every frame to a file in the staging folder; nothing is published yet.
+        """Sink every frame to a file in the staging folder; nothing is published yet (`shared_scans`: see
+        `engine.collect`).
 
         A write the filesystem refuses names the files' output folders, or the work directory's `shown_as`
         folder (for intermediate files, whose staging path means nothing to a user).
@@ -211,7 +217,7 @@ class WorkDir:
                 tmp = self.staging_dir / relative
                 staged[relative] = tmp  # recorded before its folder exists, so a signal between leaves none behind
                 tmp.parent.mkdir(parents=True, exist_ok=True)
-            sink_all({staged[relative]: frame for relative, frame in frames.items()}, engine)
+            sink_all({staged[relative]: frame for relative, frame in frames.items()}, engine, shared_scans=shared_scans)
         except (OSError, pl.exceptions.PolarsError) as exc:
             self.discard(staged)
             reason = write_failure(exc)

@@ -126,11 +126,11 @@ def test_consolidate_runs_under_the_spill_budget_of_the_settings_and_later_stage
     monkeypatch.setenv("ECTOR_SPILL_MB", "300")
     budgets: dict[str, set[str | None]] = {}
 
-    def recording(targets: dict[Path, pl.LazyFrame], chosen: Engine) -> None:
+    def recording(targets: dict[Path, pl.LazyFrame], chosen: Engine, *, shared_scans: bool = True) -> None:
         for path in targets:
             stage = next(part for part in path.parts if part in {"ingest", "consolidate", "transform"})
             budgets.setdefault(stage, set()).add(os.environ.get(SPILL_BUDGET))
-        sink_all(targets, chosen)
+        sink_all(targets, chosen, shared_scans=shared_scans)
 
     monkeypatch.setattr("ector.engine.sink_all", recording)
 

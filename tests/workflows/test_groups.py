@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from ector import engine
 from ector.settings import AnalysisSettings
-from ector.workflows import groups, patient_view, site_view, surgeon_view
+from ector.workflows import groups, patient, patient_view, plan, site_view, surgeon_view
 from ector.workflows.plan import Frame
 from tests.workflows.marts import make_mart
 
@@ -82,3 +84,17 @@ def test_one_patient_range_without_a_sample() -> None:
     [only] = groups.patient_ranges(empty, cases=50 * groups.PATIENT_CASES)
     assert pl.DataFrame({"patient_id": ["P1", None]}).filter(only).height == 2
     assert groups.patient_sample_plan(_mart(), cases=1_440).collect().height == 0
+
+
+def test_a_view_reads_the_mart_in_each_group_of_patients_not_through_one_shared_scan(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    make_mart(12, 120, seed=7).write_parquet(tmp_path / "cases.parquet")
+    monkeypatch.setattr(groups, "PATIENT_CASES", 200)  # eight groups of patients
+    cohort = patient._cohort_plan(pl.scan_parquet(tmp_path / "cases.parquet"), "sex", cases=1_440)
+    shared = cohort.explain(optimizations=engine.optimizations(shared_scans=True))
+    apart = cohort.explain(optimizations=engine.optimizations(shared_scans=plan.SHARED_SCANS))
+    # Shared, one scan feeds the counts and the eight groups through a cache, which buffers what waits.
+    assert (shared.count("SCAN"), "CACHE" in shared) == (1, True)
+    assert (apart.count("SCAN"), "CACHE" in apart) == (9, False)
+    assert_frame_equal(plan.collect_view_plan(cohort, "auto"), cohort.collect(), check_row_order=False)

@@ -17,7 +17,7 @@ from ector.pipeline import StageContext, sink_together
 from ector.settings import AnalysisSettings, Engine
 from ector.workflows.mart import Availability, conform_mart, probe_availability
 from ector.workflows.patient import patient_view, plan_patient_view
-from ector.workflows.plan import Frame, ViewPlan, collect_views
+from ector.workflows.plan import SHARED_SCANS, Frame, ViewPlan, collect_views
 from ector.workflows.site import plan_site_view, site_view
 from ector.workflows.surgeon import plan_surgeon_view, surgeon_view
 
@@ -50,7 +50,7 @@ def workflow_stage(context: StageContext, view: View, mart: pl.LazyFrame | None 
     if mart is None:
         mart = context.read(CASE_MART, produced_by="transform")
     tables = VIEWS[view](mart, context.settings.analysis, context.engine)
-    context.sink(_outputs(context, view, tables))
+    context.sink(_outputs(context, view, tables), shared_scans=SHARED_SCANS)
 
 
 def workflows_together(contexts: dict[str, StageContext]) -> None:
@@ -72,7 +72,7 @@ def workflows_together(contexts: dict[str, StageContext]) -> None:
     for name, context in contexts.items():
         view = name.removeprefix("workflow/")
         [tables] = collect_views([PLANS[view](mart, analysis, availability, engine)], engine)
-        sink_together([(context, _outputs(context, view, tables))])
+        sink_together([(context, _outputs(context, view, tables))], shared_scans=SHARED_SCANS)
 
 
 def _outputs(context: StageContext, view: str, tables: dict[str, Frame]) -> dict[str, pl.LazyFrame]:

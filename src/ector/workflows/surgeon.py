@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from ector.engine import collect
 from ector.settings import AnalysisSettings, Engine
 from ector.workflows.mart import Availability, conform_mart, probe_availability
 from ector.workflows.monitoring import learning_curve_table
-from ector.workflows.plan import Frame, ViewPlan, collect_views
+from ector.workflows.plan import Frame, ViewPlan, collect_view_plan, collect_views
 from ector.workflows.unit import plan_unit_view
 
 
@@ -26,7 +25,7 @@ def plan_surgeon_view(
     return plan_unit_view(mart, "surgeon_id", analysis, availability, engine=engine).extend(
         lambda _: {
             "learning_curve": learning_curve_table(
-                mart, "surgeon_id", cases=availability.cases, collect=lambda frame: collect(frame, engine)
+                mart, "surgeon_id", cases=availability.cases, collect=lambda frame: collect_view_plan(frame, engine)
             )
         }
     )

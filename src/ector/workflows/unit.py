@@ -11,7 +11,6 @@ from typing import Final, Literal
 
 import polars as pl
 
-from ector.engine import collect
 from ector.settings import AnalysisSettings, Engine
 from ector.workflows.case_mix import case_mix_plan, case_mix_table
 from ector.workflows.funnels import unit_funnels
@@ -25,7 +24,7 @@ from ector.workflows.mart import (
 )
 from ector.workflows.monitoring import cusum_table
 from ector.workflows.outcomes import METRICS, long_outcomes, outcome_cells, outcome_rates, wide_outcomes
-from ector.workflows.plan import Frame, ViewPlan, collect_views
+from ector.workflows.plan import Frame, ViewPlan, collect_view_plan, collect_views
 from ector.workflows.volume import volume_plan
 
 Unit = Literal["surgeon_id", "site_id"]
@@ -67,7 +66,7 @@ def plan_unit_view(
     `engine`, a group of units at a time (`monitoring.cusum_table`)."""
     strata = usable_strata(analysis, availability)
     plans = [
-        outcome_cells(mart, unit, availability, strata, collect=lambda frame: collect(frame, engine)),
+        outcome_cells(mart, unit, availability, strata, collect=lambda frame: collect_view_plan(frame, engine)),
         case_mix_plan(mart, unit),
         *(
             volume_plan(mart, unit, keys, UNIT_ATTRIBUTES[unit], patients=availability.cases)
@@ -92,7 +91,7 @@ def plan_unit_view(
         tables = {name: _sorted(frame) for name, frame in tables.items()}
         tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
         tables["case_mix"] = case_mix_table(mix, availability)
-        tables["cusum"] = cusum_table(mart, unit, availability, collect=lambda frame: collect(frame, engine))
+        tables["cusum"] = cusum_table(mart, unit, availability, collect=lambda frame: collect_view_plan(frame, engine))
         tables["availability"] = availability_table(availability, analysis, strata)
         return tables
 
