@@ -55,7 +55,10 @@ def in_unit_groups(
     if groups == 1:
         return plan_of(mart)
     group = pl.col(unit).hash(seed=0) % groups
-    parts = [collect(plan_of(mart.filter(group == g))) for g in range(groups)]
+    # Rechunked because a thinned series' strings are views into the buffers of every case of its group, which
+    # they would keep alive: at 10M cases, ten groups of learning curves held 1.64 GB kept as collected, 1.07 GB
+    # rechunked (the rows themselves are about 0.3 GB).
+    parts = [collect(plan_of(mart.filter(group == g))).rechunk() for g in range(groups)]
     return pl.concat(parts).sort(list(order), nulls_last=True)
 
 

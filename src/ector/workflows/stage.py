@@ -71,8 +71,14 @@ def workflows_together(contexts: dict[str, StageContext]) -> None:
     # the same CPU (docs/performance.md, Workflows; measured before a view's own aggregates went one by one).
     for name, context in contexts.items():
         view = name.removeprefix("workflow/")
-        [tables] = collect_views([PLANS[view](mart, analysis, availability, engine)], engine)
-        sink_together([(context, _outputs(context, view, tables))], shared_scans=SHARED_SCANS)
+        _build_and_sink(context, view, PLANS[view](mart, analysis, availability, engine), engine)
+
+
+def _build_and_sink(context: StageContext, view: str, plan: ViewPlan, engine: Engine) -> None:
+    """Collect one view's aggregates, then sink its tables. A function of its own so that the view's collected
+    tables (at 100M cases, 0.6 GB of thinned series in the surgeon view) are freed before the next view starts."""
+    [tables] = collect_views([plan], engine)
+    sink_together([(context, _outputs(context, view, tables))], shared_scans=SHARED_SCANS)
 
 
 def _outputs(context: StageContext, view: str, tables: dict[str, Frame]) -> dict[str, pl.LazyFrame]:
