@@ -126,7 +126,7 @@ def cusum_table(
 ) -> pl.LazyFrame | pl.DataFrame:
     """Return `cusum_plan`'s table, computed a group of units at a time on a large mart (`groups.in_unit_groups`)."""
     return in_unit_groups(
-        lambda cases: cusum_plan(cases, unit, availability),
+        lambda frame: cusum_plan(frame, unit, availability),
         mart,
         unit,
         cases=availability.cases,
