@@ -81,19 +81,23 @@ class StageContext:
         """Where this stage writes intermediate files: inside the staging folder, so a failed run leaves none."""
         return self.workdir.staging_dir / SCRATCH / self.name
 
-    def sink_scratch(self, frames: dict[str, pl.LazyFrame]) -> list[Path]:
+    def sink_scratch(self, frames: dict[str, pl.LazyFrame], *, shared_scans: bool = True) -> list[Path]:
         """Write intermediate plans to the scratch folder, never published: the runner removes them once the
-        stage's body returns, and with the staging folder when it fails."""
+        stage's body returns, and with the staging folder when it fails (`shared_scans`: see `engine.collect`)."""
         prefix = self.scratch_dir.relative_to(self.workdir.staging_dir).as_posix()
         scratch = {f"{prefix}/{name}": frame for name, frame in frames.items()}
-        staged = self.workdir.stage_frames(scratch, self.engine, shown_as=self.name)
+        staged = self.workdir.stage_frames(scratch, self.engine, shown_as=self.name, shared_scans=shared_scans)
         return list(staged.values())
 
     def discard_scratch(self) -> None:
         """Remove the scratch folder of this stage and its files."""
         shutil.rmtree(self.scratch_dir, ignore_errors=True)
-        with contextlib.suppress(OSError):  # other stages of the same pass may still use the scratch root
-            self.scratch_dir.parent.rmdir()
+        root = self.workdir.staging_dir / SCRATCH
+        # Then its empty parents (workflow/ for workflow/patient), up to the scratch root; other stages of the
+        # same pass may still use them.
+        for parent in self.scratch_dir.relative_to(root).parents:
+            with contextlib.suppress(OSError):
+                (root / parent).rmdir()
 
 
 StageBody = Callable[[StageContext], None]

@@ -10,9 +10,11 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ector import engine
-from ector.settings import AnalysisSettings
+from ector.pipeline import StageContext, run_stage
+from ector.settings import AnalysisSettings, load_settings
 from ector.workflows import groups, patient, patient_view, plan, site_view, surgeon_view
 from ector.workflows.plan import Frame
+from ector.workflows.stage import workflow_stage
 from tests.workflows.marts import make_mart
 
 
@@ -98,3 +100,33 @@ def test_a_view_reads_the_mart_in_each_group_of_patients_not_through_one_shared_
     assert (shared.count("SCAN"), "CACHE" in shared) == (1, True)
     assert (apart.count("SCAN"), "CACHE" in apart) == (9, False)
     assert_frame_equal(plan.collect_view_plan(cohort, "auto"), cohort.collect(), check_row_order=False)
+
+
+def test_the_stage_writes_per_patient_part_by_part_the_same_file_and_leaves_no_scratch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def run(workdir: Path) -> pl.DataFrame:
+        (workdir / "transform").mkdir(parents=True)
+        _mart(null_patients=30).collect().write_parquet(workdir / "transform" / "cases.parquet")
+        settings = load_settings(overrides={"workdir": str(workdir)})
+        run_stage("workflow/patient", lambda context: workflow_stage(context, "patient"), settings)
+        assert [p.name for p in workdir.iterdir() if p.name.startswith(".staging")] == []
+        return pl.read_parquet(workdir / "workflow" / "patient" / "per_patient.parquet")
+
+    whole = run(tmp_path / "whole")
+    monkeypatch.setattr(groups, "PATIENT_CASES", 200)
+    monkeypatch.setattr(groups, "SAMPLED_PATIENTS", 100)
+    assert isinstance(patient_view(_mart(), AnalysisSettings())["per_patient"], plan.Parts)
+    written: list[str] = []
+    sink_scratch = StageContext.sink_scratch
+
+    def recording(context: StageContext, frames: dict[str, pl.LazyFrame], **options: bool) -> list[Path]:
+        written.extend(frames)
+        return sink_scratch(context, frames, **options)
+
+    monkeypatch.setattr(StageContext, "sink_scratch", recording)
+    in_parts = run(tmp_path / "in_parts")
+    assert written == [f"patient-per_patient-{i}.parquet" for i in range(8)]  # one range at a time
+    assert in_parts.height > 800
+    assert in_parts["patient_id"].drop_nulls().is_sorted()
+    assert_frame_equal(in_parts, whole)

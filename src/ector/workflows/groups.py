@@ -7,13 +7,13 @@ unit 1.5 GB; at 100M cases they would not fit in 24 GB. Split by a hash of the u
 ranges of patient_id, each group is a fraction of that, and the result is the same table: a unit's series, a
 patient's pairs and a patient's row lie wholly in one group.
 
-Distinct counts and the per-patient table stay single plans, a concatenation of group plans (`parallel=False`)
-that the streaming engine runs mostly one group after the other, provided the groups do not share one scan of
-the mart (the views collect and sink with `shared_scans=False`, see `engine.optimizations`). Measured at 10M
-cases: the distinct patients of surgeons in four groups peaked at 0.49 GB against 1.43 GB whole; the
-per-patient table in 20 ranges at 0.79 GB against 1.87 GB in one, and 0.27 GB as 20 separate sinks, so the
-groups do overlap somewhat. The series are collected group by group instead, as their plans end in a
-thinning window over each group's own sort.
+Distinct counts stay single plans, a concatenation of group plans (`parallel=False`) that the streaming engine
+runs mostly one group after the other, provided the groups do not share one scan of the mart (the views collect
+and sink with `shared_scans=False`, see `engine.optimizations`): at 10M cases, the distinct patients of surgeons
+in four groups peaked at 0.49 GB against 1.43 GB whole. Their results are a few rows per group; a large result
+overlaps more: the per-patient table in 20 ranges, as one plan, took 0.79 GB against 1.87 GB in one range and
+0.27 GB as 20 separate sinks, so its ranges are `plan.Parts`, written one after the other by the stage. The
+series are collected group by group, as their plans end in a thinning window over each group's own sort.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from math import ceil
 from typing import Final
 
 import polars as pl
+
+from ector.workflows.plan import Parts
 
 # Cases per group of units whose per-case series are computed together: the series hold their cases in memory.
 SERIES_CASES: Final = 1_000_000
@@ -116,9 +118,9 @@ def patient_ranges(sample: pl.DataFrame, *, cases: int) -> list[pl.Expr]:
 
 def in_patient_ranges(
     plan_of: Callable[[pl.LazyFrame], pl.LazyFrame], mart: pl.LazyFrame, ranges: Sequence[pl.Expr]
-) -> pl.LazyFrame:
-    """Return `plan_of` over each patient range, concatenated in range order: sorted by patient_id when `plan_of`
-    sorts by it (the ranges are consecutive), and one plan, for the runner to sink."""
+) -> pl.LazyFrame | Parts:
+    """Return `plan_of` over each patient range, as Parts in range order: sorted by patient_id when `plan_of`
+    sorts by it (the ranges are consecutive). One range: the plan itself."""
     if len(ranges) == 1:
         return plan_of(mart)
-    return pl.concat([plan_of(mart.filter(selected)) for selected in ranges], parallel=False)
+    return Parts(tuple(plan_of(mart.filter(selected)) for selected in ranges))

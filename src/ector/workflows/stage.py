@@ -17,7 +17,7 @@ from ector.pipeline import StageContext, sink_together
 from ector.settings import AnalysisSettings, Engine
 from ector.workflows.mart import Availability, conform_mart, probe_availability
 from ector.workflows.patient import patient_view, plan_patient_view
-from ector.workflows.plan import SHARED_SCANS, Frame, ViewPlan, collect_views
+from ector.workflows.plan import SHARED_SCANS, Frame, Parts, ViewPlan, collect_views
 from ector.workflows.site import plan_site_view, site_view
 from ector.workflows.surgeon import plan_surgeon_view, surgeon_view
 
@@ -88,4 +88,19 @@ def _outputs(context: StageContext, view: str, tables: dict[str, Frame]) -> dict
     for column in missing:
         out.event(f"{column} not available: shown as such, not as zero", stage=context.name, level="warning")
     context.facts["not_available"] = missing
-    return {f"workflow/{view}/{name}.parquet": frame.lazy() for name, frame in sorted(tables.items())}
+    return {
+        f"workflow/{view}/{name}.parquet": _plan_of(context, f"{view}-{name}", frame)
+        for name, frame in sorted(tables.items())
+    }
+
+
+def _plan_of(context: StageContext, name: str, table: Frame) -> pl.LazyFrame:
+    """Return the plan that writes `table`. A table in Parts has each part written to a scratch file first, one
+    after the other, so that memory holds one part at a time; the table is then those files, read in order."""
+    if not isinstance(table, Parts):
+        return table.lazy()
+    files = [
+        context.sink_scratch({f"{name}-{index}.parquet": part}, shared_scans=SHARED_SCANS)[0]
+        for index, part in enumerate(table.plans)
+    ]
+    return pl.concat([pl.scan_parquet(file) for file in files])

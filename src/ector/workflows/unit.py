@@ -78,17 +78,17 @@ def plan_unit_view(
 
     def finish(frames: list[pl.DataFrame]) -> dict[str, Frame]:
         cells, mix, *volumes = frames
-        tables: dict[str, Frame] = {}
+        wide: dict[str, pl.DataFrame] = {}
         long_parts = []
         for (scope, (table, scope_keys)), volume in zip(SCOPES.items(), volumes, strict=True):
             keys = ["unit_id", *scope_keys]
             long = long_outcomes(volume, outcome_rates(cells, keys), keys, availability)
-            tables[table] = volume.join(wide_outcomes(long, keys), on=keys, how="left", nulls_equal=True)
+            wide[table] = volume.join(wide_outcomes(long, keys), on=keys, how="left", nulls_equal=True)
             value = pl.col(scope_keys[0]).cast(pl.String) if scope_keys else pl.lit("all")
             long_parts.append(long.with_columns(scope=pl.lit(scope), scope_value=value))
             if scope == "overall":
-                tables["funnel"] = unit_funnels(long, analysis)
-        tables = {name: _sorted(frame) for name, frame in tables.items()}
+                wide["funnel"] = unit_funnels(long, analysis)
+        tables: dict[str, Frame] = {name: _sorted(frame) for name, frame in wide.items()}
         tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
         tables["case_mix"] = case_mix_table(mix, availability)
         tables["cusum"] = cusum_table(mart, unit, availability, collect=lambda frame: collect_view_plan(frame, engine))
@@ -98,7 +98,7 @@ def plan_unit_view(
     return ViewPlan(plans, finish)
 
 
-def _sorted(frame: Frame) -> Frame:
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     """Return a wide table sorted by its leading key columns (the funnel is already in its own order)."""
     keys = [c for c in ("unit_id", "procedure_family", "period") if c in frame.collect_schema().names()]
     if "measure" in frame.collect_schema().names():
