@@ -82,7 +82,8 @@ def _build_and_sink(context: StageContext, view: str, plan: ViewPlan, engine: En
 
 
 def _outputs(context: StageContext, view: str, tables: dict[str, Frame]) -> dict[str, pl.LazyFrame]:
-    """Warn about inputs not available, record them, and name every table's output file."""
+    """Warn about inputs not available, record them, and name every table's output file with its plan (a table in
+    Parts is written to scratch files here, `_plan_of`)."""
     availability = tables["availability"].lazy().collect()
     missing = availability.filter(~pl.col("available"))["column"].to_list()
     for column in missing:
