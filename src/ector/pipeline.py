@@ -11,7 +11,7 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,17 @@ class StageContext:
         scratch = {f"{prefix}/{name}": frame for name, frame in frames.items()}
         staged = self.workdir.stage_frames(scratch, self.engine, shown_as=self.name, shared_scans=shared_scans)
         return list(staged.values())
+
+    def sink_scratch_in_turn(
+        self, name: str, parts: Iterable[pl.LazyFrame], *, shared_scans: bool = True
+    ) -> pl.LazyFrame:
+        """Write each plan of `parts` to its own scratch file (`<name>-<n>.parquet`), one after the other, and
+        return the plan that reads them back in that order: memory holds one part at a time."""
+        files = [
+            self.sink_scratch({f"{name}-{index}.parquet": part}, shared_scans=shared_scans)[0]
+            for index, part in enumerate(parts)
+        ]
+        return pl.scan_parquet(files)
 
     def discard_scratch(self) -> None:
         """Remove the scratch folder of this stage and its files."""
@@ -216,10 +227,10 @@ GroupBody = Callable[[dict[str, StageContext]], None]
 
 
 def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *, force: bool = True) -> list[str]:
-    """Run the stale stages of `names` in one body (e.g. the three workflows in one pass over the case mart).
+    """Run the stale stages of `names` in one body (e.g. the three workflows, which probe the case mart once).
 
     The body gets one StageContext per stage to run (never a fresh one), keyed by name, and must stage each
-    stage's outputs in its own context (`sink_together` writes them in one pass). Each stage is then published
+    stage's outputs in its own context (`StageContext.sink`). Each stage is then published
     and recorded in the manifest as if run alone, with its share of the time. Returns the names that ran.
     """
     specs = [stage(name) for name in names]
@@ -251,19 +262,6 @@ def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *
             for spec in stale:
                 _publish(spec, contexts[spec.name], settings, {}, inputs[spec.name], started, seconds)
         return [spec.name for spec in stale]
-
-
-def sink_together(
-    outputs: Sequence[tuple[StageContext, dict[str, pl.LazyFrame]]], *, shared_scans: bool = True
-) -> None:
-    """Sink the outputs of several stages in one pass (one collect_all), each staged in its own context."""
-    if not outputs:
-        return
-    first = outputs[0][0]
-    every = {relative: frame for _, tables in outputs for relative, frame in tables.items()}
-    staged = first.workdir.stage_frames(every, first.engine, shared_scans=shared_scans)
-    for context, tables in outputs:
-        context.staged |= {relative: staged[relative] for relative in tables}
 
 
 def _run_locked(

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 
 import polars as pl
 
@@ -168,11 +167,7 @@ def mart_in_parts(
     earlier = context.collect(earlier_cases(cases, days))
     parts = parts_of(days)
     context.facts["mart_parts"] = len(parts)
-    written: list[Path] = []
-    for part in parts:
-        relative = f"part-{part.index:05d}.parquet"
-        written.extend(context.sink_scratch({relative: part_plan(tables, part, earlier, window)}))
-    mart = pl.scan_parquet(written)
+    mart = context.sink_scratch_in_turn("part", (part_plan(tables, part, earlier, window) for part in parts))
     unavailable = unavailable_columns(present_tables(tables))
     wanted = {name: spec for name, spec in EXPECTED.items() if name not in unavailable}
     # The stratum rates are collected first (one pass over the parts), so the last pass streams.

@@ -13,7 +13,7 @@ from typing import Final, Literal
 import polars as pl
 
 from ector.console import out
-from ector.pipeline import StageContext, sink_together
+from ector.pipeline import StageContext
 from ector.settings import AnalysisSettings, Engine
 from ector.workflows.mart import Availability, conform_mart, probe_availability
 from ector.workflows.patient import patient_view, plan_patient_view
@@ -78,7 +78,7 @@ def _build_and_sink(context: StageContext, view: str, plan: ViewPlan, engine: En
     """Collect one view's aggregates, then sink its tables. A function of its own so that the view's collected
     tables (at 100M cases, 0.6 GB of thinned series in the surgeon view) are freed before the next view starts."""
     [tables] = collect_views([plan], engine)
-    sink_together([(context, _outputs(context, view, tables))], shared_scans=SHARED_SCANS)
+    context.sink(_outputs(context, view, tables), shared_scans=SHARED_SCANS)
 
 
 def _outputs(context: StageContext, view: str, tables: dict[str, Frame]) -> dict[str, pl.LazyFrame]:
@@ -96,12 +96,7 @@ def _outputs(context: StageContext, view: str, tables: dict[str, Frame]) -> dict
 
 
 def _plan_of(context: StageContext, name: str, table: Frame) -> pl.LazyFrame:
-    """Return the plan that writes `table`. A table in Parts has each part written to a scratch file first, one
-    after the other, so that memory holds one part at a time; the table is then those files, read in order."""
+    """Return the plan that writes `table`: a table in Parts is written to scratch files first, part by part."""
     if not isinstance(table, Parts):
         return table.lazy()
-    files = [
-        context.sink_scratch({f"{name}-{index}.parquet": part}, shared_scans=SHARED_SCANS)[0]
-        for index, part in enumerate(table.plans)
-    ]
-    return pl.concat([pl.scan_parquet(file) for file in files])
+    return context.sink_scratch_in_turn(name, table.plans, shared_scans=SHARED_SCANS)
