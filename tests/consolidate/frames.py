@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from ector.consolidate import consolidate
+from ector.consolidate import consolidate_in_memory
 from ector.contract import TABLES
 from ector.settings import ConsolidationSettings
 from tests.gold import tiny_gold
@@ -85,5 +85,7 @@ class Outcome:
 
 def run(tables: dict[str, pl.DataFrame], run_date: date = RUN_DATE, **settings: Any) -> Outcome:
     """Consolidate `tables` with `settings` (consolidation settings)."""
-    result = consolidate({k: v.lazy() for k, v in tables.items()}, ConsolidationSettings(**settings), run_date)
+    result = consolidate_in_memory(
+        {k: v.lazy() for k, v in tables.items()}, ConsolidationSettings(**settings), run_date
+    )
     return Outcome(clean=result.clean, quarantine=result.quarantine, summary=result.summary)

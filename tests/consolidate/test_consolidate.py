@@ -7,12 +7,11 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from ector.consolidate import consolidate, rules
-from ector.consolidate.consolidation import Consolidator
-from ector.consolidate.deduplicate import repeated_keys
+from ector.consolidate import consolidate, consolidate_in_memory, rules
 from ector.consolidate.summary import SCHEMA, table_totals
 from ector.contract import TABLES
 from ector.errors import ContractError
+from ector.materialise import InMemory
 from ector.settings import ConsolidationSettings
 from tests.consolidate.frames import RUN_DATE, Outcome, append, as_text, edit, gold, run
 
@@ -108,21 +107,28 @@ def test_missing_required_column_is_a_contract_error() -> None:
 
 def test_cases_are_mandatory() -> None:
     with pytest.raises(ContractError, match="mandatory table cases"):
-        consolidate({"sites": gold("sites")["sites"].lazy()}, ConsolidationSettings(), RUN_DATE)
+        consolidate_in_memory({"sites": gold("sites")["sites"].lazy()}, ConsolidationSettings(), RUN_DATE)
 
 
-def test_a_table_step_returns_plans_and_reads_no_data() -> None:
-    # A plan that fails when its data is read: building a table's consolidation must not read it.
-    failing = gold("cases")["cases"].lazy().with_columns(pl.col("procedure_family").cast(pl.Int64, strict=True))
-    consolidator = Consolidator.from_settings(ConsolidationSettings(), RUN_DATE)
-    cases = TABLES["cases"]
-    repeated = repeated_keys(failing, cases)
+def test_a_table_checked_in_chunks_gives_the_outputs_of_one_chunk() -> None:
+    # Duplicates across chunks, a quarantined parent whose children sit in other chunks, a null key: chunks of
+    # 1 to 3 rows cut the tables into ranges of keys, and every output must be the one of a single chunk.
+    tables = gold()
+    tables["cases"] = append(tables["cases"], 0, updated_at=datetime(2024, 6, 1), blood_loss_ml=75.0)
+    tables["cases"] = append(tables["cases"], 2, case_id=" c3")
+    tables["cases"] = edit(tables["cases"], 3, case_id=None)
+    tables["patients"] = edit(tables["patients"], 1, sex="Q")
+    tables["patients"] = append(tables["patients"], 0, birth_date=None, updated_at=datetime(2030, 1, 1))
+    lazy = {name: frame.lazy() for name, frame in tables.items()}
+    whole = consolidate_in_memory(lazy, ConsolidationSettings(), RUN_DATE)
 
-    duplicates = consolidator.duplicates(cases, failing, repeated)
-    standardised = consolidator.standardise(cases, failing)
+    for chunk_rows in (1, 2, 3):
+        memory = InMemory()
+        consolidate(lazy, ConsolidationSettings(), RUN_DATE, memory, chunk_rows=chunk_rows)
 
-    result = consolidator.table(cases, standardised, repeated=repeated, duplicates=duplicates, statuses={})
-
-    assert isinstance(result.clean, pl.LazyFrame)
-    with pytest.raises(pl.exceptions.InvalidOperationError):
-        result.clean.collect()
+        for name in TABLES:
+            assert memory.outputs[name].equals(whole.clean[name]), (chunk_rows, name)
+            assert memory.outputs[f"quarantine/{name}"].equals(whole.quarantine[name]), (chunk_rows, name)
+        assert memory.outputs["summary"].equals(whole.summary), chunk_rows
+    assert whole.quarantine["patients"].height == 2  # the parent whose children follow it
+    assert whole.quarantine["cases"].height >= 2

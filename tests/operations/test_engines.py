@@ -1,20 +1,16 @@
-"""The engine seam: the same files under every engine; gpu without a GPU is refused; the spill budget."""
+"""The engine seam: the same files under every engine; gpu without a GPU is refused; consolidate in chunks."""
 
 from __future__ import annotations
 
 import importlib.util
-import os
-import re
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ector.engine import SPILL_BUDGET, sink_all, spill_budget
-from ector.settings import Engine
+from ector.pipeline import StageContext
 
 
 def _parquet_files(root: Path) -> list[Path]:
@@ -55,86 +51,34 @@ def test_gpu_engine_without_cudf_polars_is_a_clear_configuration_error(
     assert not list((tmp_path / "ector-work").rglob("*.parquet"))  # refused before any output
 
 
-def test_spill_budget_is_set_for_the_block_and_lifted_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(SPILL_BUDGET, raising=False)
-
-    with spill_budget(64):
-        inside = os.environ.get(SPILL_BUDGET)
-    assert inside == "64"
-    assert SPILL_BUDGET not in os.environ
-
-    with spill_budget(None):
-        assert SPILL_BUDGET not in os.environ
-
-
-def test_spill_budget_is_lifted_when_the_block_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(SPILL_BUDGET, raising=False)
-
-    with pytest.raises(RuntimeError), spill_budget(64):
-        raise RuntimeError("stage failed")
-
-    assert SPILL_BUDGET not in os.environ
-
-
-def test_a_spill_budget_set_in_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SPILL_BUDGET, "500")
-
-    with spill_budget(64):
-        inside = os.environ.get(SPILL_BUDGET)
-
-    assert inside == "500"
-    assert os.environ[SPILL_BUDGET] == "500"
-
-
-# Two sorts of the same file: under the budget, then after it was lifted. POLARS_OOC_LOG_METRICS makes polars
-# report on stderr, per operator, how often it spilled: "spill_stats(sort): ... spill(succ=100.0%, n=17)".
-_TWO_SORTS = """
-import sys
-import polars as pl
-from ector.engine import spill_budget
-with spill_budget(int(sys.argv[2])):
-    pl.scan_parquet(sys.argv[1]).sort("key").sink_parquet(sys.argv[1] + ".budget.parquet")
-pl.scan_parquet(sys.argv[1]).sort("key").sink_parquet(sys.argv[1] + ".after.parquet")
-"""
-
-
-def test_a_sort_spills_under_the_budget_only_and_gives_the_same_file(tmp_path: Path) -> None:
-    """The budget is applied in-process, after polars was imported: what lets `spill_mb` cover one stage."""
-    rows = 2_000_000
-    data = tmp_path / "data.parquet"
-    pl.select(key=pl.int_range(rows).shuffle(seed=3), text=pl.int_range(rows).cast(pl.String)).write_parquet(data)
-    env = {k: v for k, v in os.environ.items() if k != SPILL_BUDGET} | {"POLARS_OOC_LOG_METRICS": "1"}
-
-    run = subprocess.run(
-        [sys.executable, "-c", _TWO_SORTS, str(data), "16"], capture_output=True, text=True, env=env, check=True
-    )
-
-    spills = [int(n) for n in re.findall(r"spill_stats\(sort\):.*? spill\(succ=[^,]*, n=(\d+)\)", run.stderr)]
-    assert len(spills) == 2, run.stderr[-2000:]
-    assert spills[0] > 0  # 2M rows (about 50 MB) against a 16 MB budget
-    assert spills[1] == 0  # the budget was lifted
-    budget, after = pl.read_parquet(f"{data}.budget.parquet"), pl.read_parquet(f"{data}.after.parquet")
-    assert_frame_equal(budget, after)
-    assert budget["key"].is_sorted()
-    assert budget.height == rows
-
-
-def test_consolidate_runs_under_the_spill_budget_of_the_settings_and_later_stages_do_not(
+def test_consolidate_in_chunks_spilled_or_held_writes_the_files_of_one_chunk(
     cli, gold: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv(SPILL_BUDGET, raising=False)
-    monkeypatch.setenv("ECTOR_SPILL_MB", "300")
-    budgets: dict[str, set[str | None]] = {}
+    """Chunks of 300 rows cut every table into ranges of keys; held in memory (the demo is far below spill_mb)
+    or spilled to the stage's scratch files (spill_mb: 0), the files are those of one chunk."""
+    spilled: list[tuple[str, str]] = []
+    real_spill = StageContext.spill
 
-    def recording(targets: dict[Path, pl.LazyFrame], chosen: Engine, *, shared_scans: bool = True) -> None:
-        for path in targets:
-            stage = next(part for part in path.parts if part in {"ingest", "consolidate", "transform"})
-            budgets.setdefault(stage, set()).add(os.environ.get(SPILL_BUDGET))
-        sink_all(targets, chosen, shared_scans=shared_scans)
+    def recording(context: StageContext, name: str, frame: pl.DataFrame) -> pl.LazyFrame:
+        spilled.append((context.workdir.root.name, name))
+        return real_spill(context, name, frame)
 
-    monkeypatch.setattr("ector.engine.sink_all", recording)
+    monkeypatch.setattr(StageContext, "spill", recording)
+    assert cli("-w", "whole", "all", "--source", str(gold), "--to", "consolidate").exit_code == 0
+    monkeypatch.setenv("ECTOR_CHUNK_ROWS", "300")
+    for workdir, spill_mb in (("held", "512"), ("spilled", "0")):
+        monkeypatch.setenv("ECTOR_SPILL_MB", spill_mb)
+        shutil.copytree(tmp_path / "whole", tmp_path / workdir)
+        result = cli("-w", workdir, "consolidate", "--force")
+        assert result.exit_code == 0, (workdir, result.output)
 
-    result = cli("all", "--source", str(gold), "--to", "transform")
-
-    assert result.exit_code == 0, result.output
-    assert budgets == {"ingest": {None}, "consolidate": {"300"}, "transform": {None}}
+    files = _parquet_files(tmp_path / "whole" / "consolidate")
+    assert len(files) == 13
+    for workdir in ("held", "spilled"):
+        assert _parquet_files(tmp_path / workdir / "consolidate") == files
+        assert not list((tmp_path / workdir).glob(".staging-*")), "scratch files left behind"
+        for relative in files:
+            expected = pl.read_parquet(tmp_path / "whole" / "consolidate" / relative)
+            assert_frame_equal(pl.read_parquet(tmp_path / workdir / "consolidate" / relative), expected)
+    assert {workdir for workdir, _ in spilled} == {"spilled"}
+    assert any(name.startswith("cases-") for _, name in spilled)

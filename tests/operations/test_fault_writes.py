@@ -18,9 +18,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
 from tests.operations.processes import PREPARED_TO, run_ector
 from tests.operations.test_crash import assert_consistent
@@ -168,26 +166,23 @@ def test_file_size_limit_fails_in_one_line_and_publishes_nothing(
 
 
 @pytest.mark.slow
-def test_a_full_spill_folder_loses_nothing(
-    prepared: Path, small_filesystem: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_spill_the_full_target_refuses_fails_in_one_line(
+    prepared: Path, small_filesystem: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """consolidate spills what it holds beyond spill_mb to polars' spill folder. When that folder is full, polars
-    keeps the data in memory and the outputs are the same (its spill workers print their failures on stderr)."""
-    workdir = tmp_path / "work"
-    shutil.copytree(prepared, workdir)
-    outputs = sorted(p.relative_to(workdir) for p in (workdir / "consolidate").rglob("*.parquet"))
-    expected = {relative: pl.read_parquet(workdir / relative) for relative in outputs}
-    _fill(small_filesystem, 4096)
-    monkeypatch.setenv("ECTOR_SPILL_MB", "1")  # 2,000 cases fit any larger budget: nothing would spill
-    monkeypatch.setenv("POLARS_OOC_SPILL_DIR", str(small_filesystem))
-    monkeypatch.delenv("POLARS_OOC_MEMORY_BUDGET_MB", raising=False)
+    """consolidate spills the checked rows of a table of several chunks (chunk_rows 300, spill_mb 0 here) to its
+    scratch folder in the work directory: when the filesystem refuses them, exit 1 naming the stage's folder."""
+    workdir = small_filesystem / "work"
+    shutil.copytree(prepared, workdir)  # copy2: modification times kept, so the manifest's fingerprints hold
+    before = _digests(workdir)
+    _fill(small_filesystem, FREE_BYTES)
+    monkeypatch.setenv("ECTOR_CHUNK_ROWS", "300")
+    monkeypatch.setenv("ECTOR_SPILL_MB", "0")
 
     result = run_ector(workdir, "consolidate", "--force")
 
-    assert result.returncode == 0, result.stderr[-2000:]
-    spill_folders = [p.name for p in small_filesystem.iterdir() if p.is_dir()]
-    assert spill_folders, "polars did not try to spill: the test would prove nothing"
-    assert sorted(p.relative_to(workdir) for p in (workdir / "consolidate").rglob("*.parquet")) == outputs
-    for relative, frame in expected.items():
-        assert_frame_equal(pl.read_parquet(workdir / relative), frame)
+    folder = re.escape(str(workdir / "consolidate"))
+    _assert_failed_cleanly(result, f"Error: cannot write {folder}: no space left on device")
+    _assert_nothing_half_written(workdir, before)
+    (small_filesystem / "filler").unlink()
+    assert run_ector(workdir, "consolidate", "--force").returncode == 0
     assert_consistent(workdir)

@@ -1,10 +1,10 @@
 """Consolidation: one trustworthy set of the canonical tables from several ingested streams.
 
-`consolidate(tables, settings, run_date)` is a pure function of LazyFrames (no I/O); `stage.consolidate_stage`
-is the body the runner calls for `ector consolidate`. Rule names live in `rules`, default code maps and date
-formats in `codes`.
+`consolidate(tables, settings, run_date, out)` is the stage: it writes the clean tables, quarantines and
+summary into a materialiser (the runner's for `ector consolidate`); `consolidate_in_memory` runs the same loop
+and returns them collected. Rule names live in `rules`, default code maps and date formats in `codes`.
 """
 
-from ector.consolidate.consolidation import ConsolidationResult, consolidate
+from ector.consolidate.consolidation import ConsolidationResult, consolidate, consolidate_in_memory
 
-__all__ = ["ConsolidationResult", "consolidate"]
+__all__ = ["ConsolidationResult", "consolidate", "consolidate_in_memory"]

@@ -66,9 +66,12 @@ WORKING_DTYPES: Final[dict[Kind, pl.DataType]] = {
 _RAW: Final = "__raw__"
 _REF: Final = "__ref__"
 _REPAIR: Final = "__repair__"
+_DANGLING: Final = "__dangling__"
 
 ROW_HASH: Final = "__row_hash"  # hash of the standardised values: equal for exact duplicates
 RAW_HASH: Final = "__raw_hash"  # hash of the ingested values: the last, stable tie-break
+ROW: Final = "__row"  # the row's position in the ingested table: how a checked row finds its quarantine record
+VALID: Final = "__valid"  # the row broke no rule
 
 
 def raw_name(column: str) -> str:
@@ -84,6 +87,11 @@ def reference_name(column: str) -> str:
 def repair_name(rule: str) -> str:
     """The working column flagging the rows repaired by `rule`."""
     return f"{_REPAIR}{rule}"
+
+
+def dangling_name(column: str) -> str:
+    """The working column flagging rows whose optional reference `column` names no clean parent row."""
+    return f"{_DANGLING}{column}"
 
 
 # Values of a reference_name column.

@@ -1,35 +1,69 @@
 """One trustworthy set of the canonical tables from the ingested streams, with every row accounted for.
 
-Per table, in dependency order (contract.TABLES: parents before children):
-standardise -> deduplicate by key -> reference states against the parents already consolidated -> validate
-(dataframely) -> clean rows, quarantined rows, summary counts.
+`consolidate` is the whole stage: `ector consolidate` runs it with the runner's materialiser (outputs to the
+work directory), the library and the tests with `InMemory`. Per table, in dependency order (contract.TABLES:
+parents before children):
 
-`Consolidator` does the work one table and one step at a time, so that a caller can write each table before
-its children read their parents, and count the summary from what was written (the stage does: Polars'
-streaming engine runs one memory-hungry operation at a time, and buffers a shared stream whole while another
-waits its turn; small, separate plans never meet that). `consolidate()` is the same sequence in memory, for
-small layers and tests: each table is collected before its children refer to it, which also keeps every plan
-small (chaining six tables' plans into one multiplies them: each child repeats its parents').
+1. check: a chunk of rows at a time (`checking`), every value parsed once and every rule evaluated once, with
+   the references found among the parents' keys;
+2. deduplicate and write: a range of keys at a time (`ranges`), sorted by key, the rows of a repeated key
+   ranked (`deduplicate`); the winners that broke no rule are the clean table, written range after range in
+   key order; the winners that broke one are the quarantine;
+3. count: the summary is added up from what the two steps saw, and the keys written (clean and quarantined)
+   are what the children's references are checked against.
+
+A table of one chunk stays in memory throughout. A larger one keeps its checked rows, cut by range, in memory
+too, unless they would take more than the spill limit: then they go to the materialiser's scratch files, and
+memory holds one chunk or one range at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
-from ector.consolidate.deduplicate import duplicate_rows, merge_duplicates, repeated_keys, single_rows
-from ector.consolidate.integrity import check_references, parent_status
-from ector.consolidate.parsing import Parsing, parsing_from_settings
-from ector.consolidate.quarantine import ordered, quarantine_frame
-from ector.consolidate.standardise import Standardised, standardise
-from ector.consolidate.summary import combine, table_summary
-from ector.consolidate.validate import TableSchema, evaluate, table_schema
+from ector.consolidate import rules
+from ector.consolidate.checking import ROWS_IN, Checker
+from ector.consolidate.columns import ROW, VALID, dangling_name, repair_name
+from ector.consolidate.deduplicate import merge_repeated, repeated
+from ector.consolidate.integrity import ParentKeys, dangling_references
+from ector.consolidate.parsing import parsing_from_settings
+from ector.consolidate.quarantine import RULES, ordered
+from ector.consolidate.ranges import CHUNK_ROWS, ONE_RANGE, RANGE, KeyRanges, chunk_count, key_ranges, key_sample
+from ector.consolidate.standardise import standardised_key
+from ector.consolidate.summary import (
+    DUPLICATES_MERGED,
+    MERGE,
+    NOTE,
+    QUARANTINE,
+    QUARANTINED,
+    REPAIR,
+    ROWS_OUT,
+    TOTAL,
+    TableCounts,
+    combine,
+)
+from ector.consolidate.summary import ROWS_IN as SUMMARY_ROWS_IN
 from ector.contract import TABLE_NAMES, TABLES, Table
 from ector.errors import ContractError
+from ector.materialise import InMemory, Materialiser
 from ector.settings import ConsolidationSettings
+
+SUMMARY = "summary"
+
+
+def clean_output(table: str) -> str:
+    """The name of a table's clean output."""
+    return table
+
+
+def quarantine_output(table: str) -> str:
+    """The name of a table's quarantine output."""
+    return f"quarantine/{table}"
 
 
 @dataclass(frozen=True)
@@ -41,47 +75,58 @@ class ConsolidationResult:
     summary: pl.DataFrame  # see ector.consolidate.summary for its shape
 
 
-@dataclass(frozen=True)
-class TableResult:
-    """One table consolidated: its clean rows and its quarantine, as lazy plans."""
+def consolidate_in_memory(
+    tables: Mapping[str, pl.LazyFrame], settings: ConsolidationSettings, run_date: date
+) -> ConsolidationResult:
+    """Return the clean tables, quarantines and summary of consolidating the ingested `tables`, in memory.
 
-    clean: pl.LazyFrame
-    quarantine: pl.LazyFrame
+    The same loop as `ector consolidate` (`consolidate`), with every output kept in memory.
+    """
+    memory = InMemory()
+    consolidate(tables, settings, run_date, memory)
+    present = [name for name in TABLE_NAMES if name in tables]
+    return ConsolidationResult(
+        clean={name: memory.outputs[clean_output(name)] for name in present},
+        quarantine={name: memory.outputs[quarantine_output(name)] for name in present},
+        summary=memory.outputs[SUMMARY],
+    )
 
 
 def consolidate(
-    tables: Mapping[str, pl.LazyFrame], settings: ConsolidationSettings, run_date: date
-) -> ConsolidationResult:
-    """The clean tables, quarantines and summary of consolidating the ingested `tables`, in memory.
+    tables: Mapping[str, pl.LazyFrame],
+    settings: ConsolidationSettings,
+    run_date: date,
+    out: Materialiser,
+    *,
+    spill_bytes: int | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> pl.DataFrame:
+    """Consolidate the ingested `tables` into `out`: each table's clean rows and quarantine, then the summary.
 
     `tables` maps canonical table names to ingested frames (canonical column names; each column in its
-    canonical dtype, widened, or as text). Only `cases` is mandatory; an absent table is simply not a key.
-    A date or timestamp after `run_date` is in the future. Raises ContractError for an unknown or missing
-    mandatory table or a missing required column, ConfigError for invalid code maps or formats.
+    canonical dtype, widened, or as text). Only `cases` is mandatory. A date or timestamp after `run_date` is
+    in the future. A table of more than `chunk_rows` rows whose checked rows would take more than
+    `spill_bytes` (None: no limit) spills them to `out` between the two steps. Returns the summary (also written as
+    `summary`). Raises ContractError for an unknown or
+    missing mandatory table or a missing required column, ConfigError for invalid code maps or formats.
     """
     check_tables(tables)
-    consolidator = Consolidator.from_settings(settings, run_date)
-    clean: dict[str, pl.DataFrame] = {}
-    quarantine: dict[str, pl.DataFrame] = {}
-    summaries: list[pl.LazyFrame] = []
-    statuses: dict[str, pl.LazyFrame] = {}
+    parsing = parsing_from_settings(settings)
+    parents: dict[str, ParentKeys] = {}
+    summaries: list[pl.DataFrame] = []
     for table in TABLES.values():
         if table.name not in tables:
             continue
-        ingested = tables[table.name]
-        repeated = repeated_keys(ingested, table).collect().lazy()
-        duplicates = consolidator.duplicates(table, ingested, repeated).collect().lazy()
-        planned = consolidator.standardise(table, ingested)
-        standardised = Standardised(planned.frame.collect().lazy(), planned.raw_dtypes)
-        result = consolidator.table(table, standardised, repeated=repeated, duplicates=duplicates, statuses=statuses)
-        clean[table.name], quarantine[table.name] = pl.collect_all([result.clean, result.quarantine])
-        kept, quarantined = clean[table.name].lazy(), quarantine[table.name].lazy()
-        summary = consolidator.summary(
-            table, standardised, duplicates=duplicates, clean=kept, quarantine=quarantined, statuses=statuses
-        )
-        summaries.append(summary.collect().lazy())
-        statuses[table.name] = parent_status(kept, quarantined, table).collect().lazy()
-    return ConsolidationResult(clean, quarantine, combine(summaries).collect())
+        checker = Checker(table, parsing, run_date, {p: k for p, k in parents.items() if p in _parents_of(table)})
+        consolidation = TableConsolidation(checker, tuple(settings.source_priority), out, chunk_rows, spill_bytes)
+        keys = consolidation.run(tables[table.name])
+        summaries.append(consolidation.counts.frame())
+        if _referenced_later(table, tables):
+            parents[table.name] = keys
+        parents = {name: k for name, k in parents.items() if _referenced_later(TABLES[name], tables, after=table)}
+    summary = combine(summaries)
+    out.sink({SUMMARY: summary.lazy()})
+    return summary
 
 
 def check_tables(tables: Mapping[str, object]) -> None:
@@ -94,79 +139,159 @@ def check_tables(tables: Mapping[str, object]) -> None:
             raise ContractError(f"the mandatory table {table.name} is missing", "run `ector ingest` first")
 
 
-@dataclass(frozen=True)
-class Consolidator:
-    """The settings of one consolidation run, checked once, and its steps for one table at a time."""
+def _parents_of(table: Table) -> set[str]:
+    return {r.parent for r in table.references}
 
-    parsing: Parsing
+
+def _referenced_later(parent: Table, tables: Mapping[str, object], after: Table | None = None) -> bool:
+    """Whether a table present after `after` (default: `parent`) in contract order refers to `parent`."""
+    start = list(TABLES).index((after or parent).name) + 1
+    return any(parent.name in _parents_of(TABLES[name]) for name in list(TABLES)[start:] if name in tables)
+
+
+@dataclass
+class TableConsolidation:
+    """One table consolidated: checked a chunk at a time, deduplicated and written a range of keys at a time."""
+
+    checker: Checker
     source_priority: tuple[str, ...]
-    run_date: date
+    out: Materialiser
+    chunk_rows: int
+    spill_bytes: int | None
+    counts: TableCounts = field(init=False)
+    _pieces: list[list[pl.LazyFrame]] = field(init=False, default_factory=list)
+    _failed: list[pl.DataFrame] = field(init=False, default_factory=list)
+    _quarantined: list[pl.Series] = field(init=False, default_factory=list)
+    _clean_keys: list[pl.Series] = field(init=False, default_factory=list)
 
-    @classmethod
-    def from_settings(cls, settings: ConsolidationSettings, run_date: date) -> Consolidator:
-        """A consolidator for `settings`; ConfigError for invalid code maps or formats."""
-        return cls(parsing_from_settings(settings), tuple(settings.source_priority), run_date)
+    def __post_init__(self) -> None:
+        # Every count is listed, at 0 when nothing was counted (the quarantine's rules once the schema is known).
+        self.counts = TableCounts(self.checker.table.name)
+        for total in (SUMMARY_ROWS_IN, DUPLICATES_MERGED, QUARANTINED, ROWS_OUT):
+            self.counts.add(TOTAL, total, 0)
+        for rule in rules.REPAIRS:
+            self.counts.add(REPAIR, rule, 0)
+        for rule in rules.MERGES:
+            self.counts.add(MERGE, rule, 0)
+        for column in self.table.columns:
+            if not column.required:
+                self.counts.add(NOTE, rules.MISSING_OPTIONAL, 0, column.name)
+        for column_name in dangling_references(self.table, self.checker.parents):
+            self.counts.add(NOTE, rules.DANGLING_OPTIONAL_REFERENCE, 0, column_name)
 
-    def standardise(self, table: Table, ingested: pl.LazyFrame) -> Standardised:
-        """The whole ingested `table` standardised (a plan): what `table` and `summary` read. Parsing the text is
-        the costliest step of consolidation, so a caller that reads it twice materialises it once first."""
-        return standardise(ingested, table, self.parsing)
+    @property
+    def table(self) -> Table:
+        return self.checker.table
 
-    def duplicates(self, table: Table, ingested: pl.LazyFrame, repeated: pl.LazyFrame) -> pl.LazyFrame:
-        """The standardised rows of `table` whose key is repeated (`repeated` from `repeated_keys`): few."""
-        return standardise(duplicate_rows(ingested, repeated, table), table, self.parsing).frame
+    def run(self, ingested: pl.LazyFrame) -> ParentKeys:
+        """Write the table's clean rows and quarantine, count its summary; return its keys for its children."""
+        rows = self.out.collect(ingested.select(pl.len())).item()
+        chunks = chunk_count(rows, self.chunk_rows)
+        ranges = self._ranges(ingested, rows, chunks)
+        self._pieces = [[] for _ in range(ranges.count)]
+        schema_rules: tuple[str, ...] = ()
+        spill: bool | None = None if chunks > 1 and self.spill_bytes is not None else False
+        for index in range(chunks):
+            chunk = ingested if chunks == 1 else ingested.slice(index * self.chunk_rows, self.chunk_rows)
+            checked, schema = self.checker.check(chunk, index * self.chunk_rows, self.out)
+            schema_rules = schema.rules
+            self._count_arrived(checked.arrived)
+            self._failed.append(checked.failed)
+            if spill is None:  # the first chunk tells what the whole table's checked rows would hold
+                per_row = checked.rows.estimated_size() / max(1, checked.rows.height)
+                spill = per_row * rows > (self.spill_bytes or 0)
+            self._keep(checked.rows, ranges, spill=spill, name=f"{self.table.name}-{index}")
+        self.out.sink({clean_output(self.table.name): self._deduplicate(ranges)})
+        quarantine = self._quarantine()
+        self.out.sink({quarantine_output(self.table.name): quarantine.lazy()})
+        self._count_quarantine(quarantine, schema_rules)
+        quarantined_keys = quarantine.select(standardised_key(self.table))[self.table.key]
+        clean_keys = pl.concat(self._clean_keys) if self._clean_keys else pl.Series(self.table.key, [], pl.String)
+        return ParentKeys.of(clean_keys, quarantined_keys)
 
-    def table(
-        self,
-        table: Table,
-        standardised: Standardised,
-        *,
-        repeated: pl.LazyFrame,
-        duplicates: pl.LazyFrame,
-        statuses: Mapping[str, pl.LazyFrame],
-        sort: bool = True,
-    ) -> TableResult:
-        """`table` consolidated, given its `standardised` rows, its repeated keys, its standardised duplicate rows
-        (`duplicates`), and the parent_status of every parent table present.
+    def _ranges(self, ingested: pl.LazyFrame, rows: int, chunks: int) -> KeyRanges:
+        if chunks == 1:
+            return ONE_RANGE
+        key = self.table.key
+        sample = self.out.collect(key_sample(ingested.select(standardised_key(self.table)), key, rows))
+        return key_ranges(sample[key], chunks)
 
-        `sort`: clean rows by key and the quarantine by `quarantine.ordered`. Sorting holds a table in memory, and
-        in one plan with the streaming outputs it makes Polars buffer them too: the stage sorts apart.
+    def _keep(self, rows: pl.DataFrame, ranges: KeyRanges, *, spill: bool, name: str) -> None:
+        """Keep a chunk's checked rows for deduplication, cut by range (spilled when the table is large)."""
+        if ranges.count == 1:
+            parts = {0: rows}
+        else:
+            cut = rows.with_columns(ranges.of(pl.col(self.table.key)).alias(RANGE))
+            parts = {r: part for (r,), part in cut.partition_by(RANGE, as_dict=True, include_key=False).items()}
+        for r, part in parts.items():
+            self._pieces[int(r)].append(self.out.spill(f"{name}-{r}", part) if spill else part.lazy())
+
+    def _deduplicate(self, ranges: KeyRanges) -> pl.LazyFrame:
+        """Return the clean table as a plan that deduplicates one range of keys after the other as it is read.
+
+        Reading it (once: the runner's sink) also records what the ranges decided: the clean keys, in order,
+        and the position of every row to quarantine. The clean rows are never held whole nor written twice.
         """
-        merged = merge_duplicates(duplicates, table, self.source_priority)
-        # An unordered union: both parts are read as they come (row order is restored, if wanted, by `sort`).
-        rows = pl.union([single_rows(standardised.frame, repeated, table), merged.winners], how="vertical")
-        checked = check_references(rows, table, statuses)
-        evaluation = evaluate(checked, self._schema(table, standardised.raw_dtypes, statuses))
-        # Validation guarantees every value fits its contract dtype: integers were range- or bounds-checked in
-        # Int64 before narrowing.
-        clean = evaluation.valid.select(pl.col(c.name).cast(c.dtype) for c in table.columns)
-        quarantine = quarantine_frame(evaluation, table)
-        if sort:
-            return TableResult(clean.sort(table.key), ordered(quarantine, table))
-        return TableResult(clean, quarantine)
+        table = self.table
+        key = table.key
+        read = False
 
-    def summary(
-        self,
-        table: Table,
-        standardised: Standardised,
-        *,
-        duplicates: pl.LazyFrame,
-        clean: pl.LazyFrame,
-        quarantine: pl.LazyFrame,
-        statuses: Mapping[str, pl.LazyFrame],
-    ) -> pl.LazyFrame:
-        """The summary rows of `table`, counted from its standardised rows, duplicates, clean rows and quarantine:
-        pass them materialised (collected, or read back from their files), or the plan repeats the consolidation."""
-        return table_summary(
-            table,
-            standardised=standardised.frame,
-            merges=merge_duplicates(duplicates, table, self.source_priority).merges,
-            clean=clean,
-            quarantine=quarantine,
-            rules_checked=self._schema(table, standardised.raw_dtypes, statuses).rules,
-            statuses=statuses,
-        )
+        def clean_ranges(
+            columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, batch_size: int | None
+        ) -> Iterator[pl.DataFrame]:
+            nonlocal read
+            if read:
+                raise RuntimeError(f"the clean {table.name} table was read twice: its ranges are decided once")
+            read = True
+            for r in range(ranges.count):
+                pieces, self._pieces[r] = self._pieces[r], []
+                if not pieces:
+                    continue
+                frame = self.out.collect(pl.concat(pieces)).sort(key, nulls_last=True)
+                clean = self._decide(frame).select(pl.col(c.name).cast(c.dtype) for c in table.columns)
+                self._clean_keys.append(clean[key])
+                if predicate is not None:
+                    clean = clean.filter(predicate)
+                yield clean if columns is None else clean.select(columns)
 
-    def _schema(self, table: Table, raw_dtypes: dict[str, pl.DataType], statuses: Mapping[str, object]) -> TableSchema:
-        parents = {r.parent for r in table.references if r.parent in statuses}
-        return table_schema(table, raw_dtypes, self.run_date, parents)
+        return register_io_source(clean_ranges, schema=table.schema, explain_name=f"clean {table.name} by key range")
+
+    def _decide(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Deduplicate one range of checked rows sorted by key; return its clean rows and count what it decided."""
+        merge = merge_repeated(frame.filter(repeated(self.table.key)), self.table, self.source_priority)
+        self.counts.add(MERGE, rules.DUPLICATE_EXACT, merge.exact)
+        self.counts.add(MERGE, rules.DUPLICATE_RESENT, merge.resent)
+        self.counts.add(TOTAL, DUPLICATES_MERGED, merge.exact + merge.resent)
+        kept = frame if merge.merged_away.is_empty() else frame.filter(~pl.col(ROW).is_in(merge.merged_away.implode()))
+        self._quarantined.append(kept.filter(~pl.col(VALID))[ROW])
+        valid = kept.filter(VALID)
+        self._count_clean(valid)
+        return valid
+
+    def _quarantine(self) -> pl.DataFrame:
+        """The quarantine: the failed rows that deduplication kept, sorted (`quarantine.ordered`)."""
+        failed = pl.concat(self._failed)
+        self._failed = []
+        rows = pl.concat(self._quarantined) if self._quarantined else pl.Series(ROW, [], dtype=pl.UInt64)
+        if rows.len() < failed.height:
+            failed = failed.filter(pl.col(ROW).is_in(rows.implode()))
+        return self.out.collect(ordered(failed.drop(ROW).lazy(), self.table))
+
+    def _count_arrived(self, arrived: Mapping[str, int]) -> None:
+        self.counts.add(TOTAL, SUMMARY_ROWS_IN, arrived[ROWS_IN])
+        for rule in rules.REPAIRS:
+            self.counts.add(REPAIR, rule, arrived[repair_name(rule)])
+
+    def _count_clean(self, valid: pl.DataFrame) -> None:
+        self.counts.add(TOTAL, ROWS_OUT, valid.height)
+        for column in self.table.columns:
+            if not column.required:
+                self.counts.add(NOTE, rules.MISSING_OPTIONAL, valid[column.name].null_count(), column.name)
+        for reference in dangling_references(self.table, self.checker.parents):
+            dangling = int(valid[dangling_name(reference)].sum())
+            self.counts.add(NOTE, rules.DANGLING_OPTIONAL_REFERENCE, dangling, reference)
+
+    def _count_quarantine(self, quarantine: pl.DataFrame, schema_rules: tuple[str, ...]) -> None:
+        self.counts.add(TOTAL, QUARANTINED, quarantine.height)
+        for rule in schema_rules:
+            self.counts.add(QUARANTINE, rule, int(quarantine[RULES].list.contains(rule).sum()))

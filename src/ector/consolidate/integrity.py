@@ -1,66 +1,85 @@
-"""Referential integrity: where each reference of a table points, among the rows of its parent table.
+"""Referential integrity: where each reference of a table points, among the keys of its consolidated parent.
 
-A parent's status lists every key the parent table was ingested with (after standardisation and deduplication
-each appears once: in its clean table or in its quarantine) and whether that row was quarantined. A reference
-to a key not in the list is an orphan; a reference to a quarantined row makes the child follow its parent into
+A parent's keys are its clean keys (sorted, as its clean table is written) and the keys it quarantined. A
+reference to neither is an orphan; a reference to a quarantined key makes the child follow its parent into
 quarantine (`parent_quarantined`). A reference is only checked when the parent table is present at all.
+
+Membership is a binary search in the sorted keys, not a join: a child is checked a chunk at a time, and a
+join would build a hash table over every parent key for each chunk (62M patients at 100M cases), where a search
+needs only the sorted keys, held once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 import polars as pl
 
-from ector.consolidate.columns import ORPHAN, QUARANTINED, reference_name
-from ector.consolidate.standardise import standardised_key
-from ector.contract import TABLES, Table
-
-STATUS_QUARANTINED: Final = "__quarantined"
-_PARENT_QUARANTINED: Final = "__parent_quarantined"
+from ector.consolidate.columns import ORPHAN, QUARANTINED, dangling_name, reference_name
+from ector.contract import Table
 
 
-def parent_status(clean: pl.LazyFrame, quarantine: pl.LazyFrame, table: Table) -> pl.LazyFrame:
-    """Every key of `table` once, with `__quarantined`, from its consolidated clean rows and quarantine.
+@dataclass(frozen=True)
+class SortedKeys:
+    """Distinct keys in ascending order, searchable from an expression."""
 
-    The quarantine holds keys as ingested: they are standardised again, exactly as consolidation did.
+    keys: pl.Series
+
+    def contains(self, value: pl.Expr) -> pl.Expr:
+        """Return whether each value is one of the keys (null for a null value)."""
+        if self.keys.is_empty():
+            return pl.when(value.is_not_null()).then(pl.lit(value=False))
+        keys = pl.lit(self.keys)
+        position = keys.search_sorted(value, side="left").clip(0, self.keys.len() - 1)
+        return keys.gather(position) == value
+
+
+@dataclass(frozen=True)
+class ParentKeys:
+    """A consolidated parent table's keys: the clean ones and the quarantined ones, each sorted and distinct."""
+
+    clean: SortedKeys
+    quarantined: SortedKeys
+
+    @classmethod
+    def of(cls, clean: pl.Series, quarantined: pl.Series) -> ParentKeys:
+        """Return the parent keys of `clean` (already sorted, as written) and `quarantined` keys (any order)."""
+        # One chunk each: a literal Series of several chunks made polars 2.1 panic when gathered from.
+        return cls(SortedKeys(clean.rechunk()), SortedKeys(quarantined.drop_nulls().unique().sort().rechunk()))
+
+
+NOT_CHECKED: Final = pl.lit(None, dtype=pl.String)
+
+
+def with_reference_states(frame: pl.LazyFrame, table: Table, parents: Mapping[str, ParentKeys]) -> pl.LazyFrame:
+    """Return `frame` with reference_name(c) for every reference c: null (fine or not checked), 'orphan' or
+    'quarantined'; and dangling_name(c) for every optional reference: true where it names no clean parent row.
+
+    `parents` holds the keys of every parent table present; a reference to an absent table is not checked.
     """
-    quarantined = quarantine.select(standardised_key(table), pl.lit(True).alias(STATUS_QUARANTINED))
-    # Unordered: both halves are read as they come (an ordered concat would buffer one while reading the other).
-    return pl.union(
-        [
-            clean.select(table.key, pl.lit(False).alias(STATUS_QUARANTINED)),
-            quarantined.filter(pl.col(table.key).is_not_null()),
-        ],
-        how="vertical",
-    )
-
-
-def check_references(frame: pl.LazyFrame, table: Table, statuses: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
-    """`frame` with reference_name(c) for every reference c: null (fine or not checked), 'orphan' or 'quarantined'.
-
-    `statuses` holds the parent_status of every parent table present; a reference to an absent table stays null.
-    """
+    states: list[pl.Expr] = []
     for reference in table.references:
-        state = reference_name(reference.column)
-        status = statuses.get(reference.parent)
-        if status is None:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(state))
+        keys = parents.get(reference.parent)
+        value = pl.col(reference.column)
+        if keys is None:
+            states.append(NOT_CHECKED.alias(reference_name(reference.column)))
             continue
-        parent_key = TABLES[reference.parent].key
-        lookup = status.select(
-            pl.col(parent_key).alias(reference.column), pl.col(STATUS_QUARANTINED).alias(_PARENT_QUARANTINED)
-        )
-        # The parent's keys are the build side: the child (often the bigger table) streams past them.
-        frame = frame.join(lookup, on=reference.column, how="left", build_side="force_right").with_columns(
-            pl.when(pl.col(reference.column).is_null())
-            .then(None)
-            .when(pl.col(_PARENT_QUARANTINED).is_null())
-            .then(pl.lit(ORPHAN))
-            .when(pl.col(_PARENT_QUARANTINED))
+        clean = keys.clean.contains(value)
+        state = (
+            pl.when(value.is_null() | clean)
+            .then(NOT_CHECKED)
+            .when(keys.quarantined.contains(value))
             .then(pl.lit(QUARANTINED))
-            .alias(state)
+            .otherwise(pl.lit(ORPHAN))
         )
-        frame = frame.drop(_PARENT_QUARANTINED)
-    return frame
+        states.append(state.alias(reference_name(reference.column)))
+        if not reference.required:
+            states.append((value.is_not_null() & ~clean).fill_null(False).alias(dangling_name(reference.column)))
+    return frame.with_columns(states) if states else frame
+
+
+def dangling_references(table: Table, parents: Mapping[str, object]) -> list[str]:
+    """Return the optional references of `table` whose parent is present: the ones counted as dangling."""
+    return [r.column for r in table.references if not r.required and r.parent in parents]

@@ -8,6 +8,7 @@ dates never appear in a reason, only their column names, because reasons are sho
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Final
 
 import polars as pl
@@ -26,9 +27,9 @@ def broken(rule_column: str) -> pl.Expr:
     return pl.col(rule_column).not_()
 
 
-def quarantine_frame(evaluation: Evaluation, table: Table) -> pl.LazyFrame:
-    """The failed rows of `evaluation`: the ingested values under canonical names, `rules` and `reason`, unsorted
-    (`ordered` sorts them)."""
+def quarantine_frame(evaluation: Evaluation, table: Table, carry: Sequence[str] = ()) -> pl.LazyFrame:
+    """The failed rows of `evaluation`: the ingested values under canonical names, `rules` and `reason`, then the
+    working columns named in `carry`; unsorted (`ordered` sorts them)."""
     by_rule: dict[str, list[str]] = defaultdict(list)
     for rule_column, check in evaluation.checks.items():
         by_rule[check.rule].append(rule_column)
@@ -49,6 +50,7 @@ def quarantine_frame(evaluation: Evaluation, table: Table) -> pl.LazyFrame:
         *(pl.col(raw_name(c)).alias(c) for c in table.column_names),
         pl.concat_list(rule_names).list.drop_nulls().alias(RULES),
         pl.concat_list(parts).list.drop_nulls().list.join("; ").alias(REASON),
+        *carry,
     )
 
 

@@ -14,8 +14,9 @@ date_format), so the summary can count it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 import polars as pl
@@ -183,11 +184,11 @@ def _date(raw: pl.Expr, dtype: pl.DataType, helper: pl.Expr, parsing: Parsing) -
     if isinstance(dtype, pl.Datetime):
         return _Value(_naive(raw, dtype).dt.date())
     # A date written as a timestamp keeps its date: the time of day is dropped, and that counts as a repair.
-    value = pl.coalesce(
-        *(helper.str.to_date(fmt, strict=False) for fmt in parsing.date_formats),
-        *(_to_timestamp(helper, fmt).dt.date() for fmt in parsing.timestamp_formats),
-    )
-    return _Value(value, _not_iso(helper, _ISO_DATE), _text(raw, dtype).str.strip_chars())
+    readers = [
+        *(partial(_to_date, fmt=fmt) for fmt in parsing.date_formats),
+        *(partial(_timestamp_date, fmt=fmt) for fmt in parsing.timestamp_formats),
+    ]
+    return _Value(_first_read(helper, readers), _not_iso(helper, _ISO_DATE), _text(raw, dtype).str.strip_chars())
 
 
 def _timestamp(raw: pl.Expr, dtype: pl.DataType, helper: pl.Expr, parsing: Parsing) -> _Value:
@@ -195,8 +196,30 @@ def _timestamp(raw: pl.Expr, dtype: pl.DataType, helper: pl.Expr, parsing: Parsi
         return _Value(_naive(raw, dtype).cast(TIMESTAMP))
     if dtype == pl.Date():
         return _Value(raw.cast(TIMESTAMP))
-    value = pl.coalesce(*(_to_timestamp(helper, fmt) for fmt in parsing.timestamp_formats))
-    return _Value(value, _not_iso(helper, _ISO_TIMESTAMP), _text(raw, dtype).str.strip_chars())
+    readers = [partial(_to_timestamp, fmt=fmt) for fmt in parsing.timestamp_formats]
+    return _Value(_first_read(helper, readers), _not_iso(helper, _ISO_TIMESTAMP), _text(raw, dtype).str.strip_chars())
+
+
+def _to_date(text: pl.Expr, fmt: str) -> pl.Expr:
+    return text.str.to_date(fmt, strict=False)
+
+
+def _timestamp_date(text: pl.Expr, fmt: str) -> pl.Expr:
+    return _to_timestamp(text, fmt).dt.date()
+
+
+def _first_read(text: pl.Expr, readers: Sequence[Callable[[pl.Expr], pl.Expr]]) -> pl.Expr:
+    """The value of the first reader (format) that reads each text, null when none does.
+
+    The first format reads every row; the others read only the text it left unread (null elsewhere, which a
+    parser skips), because almost every value is in the first format: at 10M timestamps, 0.6 s against 3.2 s
+    for every format on every row.
+    """
+    first = readers[0](text)
+    if len(readers) == 1:
+        return first
+    unread = pl.when(first.is_null()).then(text)
+    return pl.coalesce(first, *(read(unread) for read in readers[1:]))
 
 
 def _not_iso(text: pl.Expr, iso: str) -> Callable[[pl.Expr], pl.Expr]:

@@ -23,17 +23,14 @@ Rows are sorted by table (contract order), kind, rule and column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
 
 from ector.consolidate import rules
-from ector.consolidate.columns import repair_name
-from ector.consolidate.integrity import STATUS_QUARANTINED
-from ector.consolidate.quarantine import RULES
-from ector.contract import TABLE_NAMES, TABLES, Table
+from ector.contract import TABLE_NAMES
 
 TOTAL, REPAIR, MERGE, QUARANTINE, NOTE = "total", "repair", "merge", "quarantine", "note"
 KINDS: Final = (TOTAL, REPAIR, MERGE, QUARANTINE, NOTE)
@@ -43,75 +40,40 @@ TOTALS: Final = (ROWS_IN, DUPLICATES_MERGED, QUARANTINED, ROWS_OUT)
 SCHEMA: Final = pl.Schema(
     {"table": pl.String(), "kind": pl.String(), "rule": pl.String(), "column": pl.String(), "rows": pl.Int64()}
 )
-_SEPARATOR: Final = "|"
+
+Label = tuple[str, str, str | None]  # kind, rule, column
 
 
-def _label(kind: str, rule: str, column: str | None = None) -> str:
-    return _SEPARATOR.join((kind, rule, column or ""))
+@dataclass
+class TableCounts:
+    """The counts of one table's summary, added up as consolidation goes (a chunk or a range at a time)."""
 
+    table: str
+    rows: Counter[Label] = field(default_factory=Counter)
 
-def _count(expression: pl.Expr, kind: str, rule: str, column: str | None = None) -> pl.Expr:
-    return expression.cast(pl.Int64).alias(_label(kind, rule, column))
+    def add(self, kind: str, rule: str, rows: int, column: str | None = None) -> None:
+        """Count `rows` more under (kind, rule, column); a label counted 0 times is still listed."""
+        self.rows[(kind, rule, column)] += rows
 
-
-def table_summary(
-    table: Table,
-    *,
-    standardised: pl.LazyFrame,
-    merges: pl.LazyFrame,
-    clean: pl.LazyFrame,
-    quarantine: pl.LazyFrame,
-    rules_checked: tuple[str, ...],
-    statuses: Mapping[str, pl.LazyFrame],
-) -> pl.LazyFrame:
-    """The summary rows of one table (see the module docstring for the shape), counted from what came in and
-    what went out: the whole ingested table `standardised` (its repair flags), the deduplication's `merges`,
-    the `clean` rows and the `quarantine`, every rule checked, and the parent_status of each parent present.
-    """
-    arrived = standardised.select(
-        _count(pl.len(), TOTAL, ROWS_IN),
-        *(_count(pl.col(repair_name(rule)).sum(), REPAIR, rule) for rule in rules.REPAIRS),
-    )
-    merged = merges.select(
-        *(_count(pl.col(rule), MERGE, rule) for rule in rules.MERGES),
-        _count(pl.sum_horizontal(rules.MERGES), TOTAL, DUPLICATES_MERGED),
-    )
-    kept = clean.select(
-        _count(pl.len(), TOTAL, ROWS_OUT),
-        *(
-            _count(pl.col(c.name).null_count(), NOTE, rules.MISSING_OPTIONAL, c.name)
-            for c in table.columns
-            if not c.required
-        ),
-    )
-    quarantined = quarantine.select(
-        _count(pl.len(), TOTAL, QUARANTINED),
-        *(_count(pl.col(RULES).list.contains(rule).sum(), QUARANTINE, rule) for rule in rules_checked),
-    )
-    dangling = [
-        _dangling(clean, reference.column, TABLES[reference.parent].key, statuses[reference.parent])
-        for reference in table.references
-        if not reference.required and reference.parent in statuses
-    ]
-    wide = pl.concat([arrived, merged, kept, quarantined, *dangling], how="horizontal")
-    return (
-        wide.unpivot(variable_name="label", value_name="rows")
-        .with_columns(pl.col("label").str.split_exact(_SEPARATOR, 2).struct.rename_fields(["kind", "rule", "column"]))
-        .unnest("label")
-        .select(
-            pl.lit(table.name).alias("table"),
-            "kind",
-            "rule",
-            pl.when(pl.col("column") != "").then(pl.col("column")).alias("column"),
-            pl.col("rows").cast(pl.Int64),
+    def frame(self) -> pl.DataFrame:
+        """Return the summary rows of the table (unsorted; `combine` sorts)."""
+        labels = list(self.rows)
+        return pl.DataFrame(
+            {
+                "table": [self.table] * len(labels),
+                "kind": [kind for kind, _, _ in labels],
+                "rule": [rule for _, rule, _ in labels],
+                "column": [column for _, _, column in labels],
+                "rows": [self.rows[label] for label in labels],
+            },
+            schema=SCHEMA,
         )
-    )
 
 
-def combine(summaries: list[pl.LazyFrame]) -> pl.LazyFrame:
+def combine(summaries: list[pl.DataFrame]) -> pl.DataFrame:
     """The summaries of several tables as one, sorted by table (contract order), kind, rule and column."""
     if not summaries:
-        return pl.LazyFrame(schema=SCHEMA)
+        return pl.DataFrame(schema=SCHEMA)
     rule_order = [*TOTALS, *rules.REPAIRS, *rules.MERGES]
     return (
         pl.concat(summaries, how="vertical")
@@ -180,13 +142,3 @@ def table_totals(summary: pl.DataFrame) -> dict[str, TableTotals]:
             quarantine_by_rule=counts(QUARANTINE),
         )
     return totals
-
-
-def _dangling(clean: pl.LazyFrame, column: str, parent_key: str, status: pl.LazyFrame) -> pl.LazyFrame:
-    """One count: clean rows whose optional reference `column` points to no clean row of its parent."""
-    parent_rows = status.filter(~pl.col(STATUS_QUARANTINED)).select(pl.col(parent_key).alias(column))
-    return (
-        clean.filter(pl.col(column).is_not_null())
-        .join(parent_rows, on=column, how="anti", build_side="force_right")
-        .select(_count(pl.len(), NOTE, rules.DANGLING_OPTIONAL_REFERENCE, column))
-    )

@@ -17,7 +17,7 @@ named `column|check__<rule>` for column checks, `<rule>` for schema rules).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, cast
@@ -105,11 +105,16 @@ class Evaluation:
 
 
 def table_schema(
-    table: Table, raw_dtypes: dict[str, pl.DataType], run_date: date, checked_parents: set[str]
+    table: Table,
+    raw_dtypes: dict[str, pl.DataType],
+    run_date: date,
+    checked_parents: set[str],
+    passed_through: Sequence[str] = (),
 ) -> TableSchema:
-    """The dataframely schema for `table` after standardisation, deduplication and the reference checks.
+    """The dataframely schema for `table` after standardisation and the reference checks.
 
-    `raw_dtypes` are the dtypes the columns were ingested with; `checked_parents` the parent tables present.
+    `raw_dtypes` are the dtypes the columns were ingested with; `checked_parents` the parent tables present;
+    `passed_through` names working columns the split keeps as they are (row positions, hashes, flags).
     """
     namespace: dict[str, Any] = {}
     column_checks: dict[tuple[str, str], Check] = {}
@@ -129,6 +134,8 @@ def table_schema(
         namespace[f"raw_{index}"] = dy.Any(alias=raw_name(column.name))
     for index, reference in enumerate(table.references):
         namespace[f"reference_{index}"] = dy.String(nullable=True, alias=reference_name(reference.column))
+    for index, name in enumerate(passed_through):
+        namespace[f"working_{index}"] = dy.Any(alias=name)
     table_checks: dict[str, Check] = {}
     for rule, valid, check in _row_rules(table):
         namespace[rule] = dy.rule()(valid)
