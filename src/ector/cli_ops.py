@@ -80,14 +80,8 @@ def all_command(
     names = chain_slice(first, last)
     bodies = stage_bodies(settings)
     ran: list[tuple[str, str, float]] = []
-    together = [name for name in names if name in _GROUPS["workflow"]]
     with workdir_lock(settings.workdir):
         for name in names:
-            if name in together:
-                # The views read the case mart once, planned together (issue #9): run at the first of them.
-                if name == together[0]:
-                    ran += _run_workflows(together, settings, force)
-                continue
             body, options = bodies[name]
             external = None
             if name == "ingest" and settings.source.uri:
@@ -98,17 +92,6 @@ def all_command(
     _closing_summary(ran)
     if "report" in names:
         out.event(f"report: {settings.workdir / 'report' / 'index.html'}")
-
-
-def _run_workflows(names: list[str], settings: Settings, force: bool) -> list[tuple[str, str, float]]:
-    """Run the stale workflow views in one body (one probe of the case mart); each gets a row of the closing summary."""
-    from ector.pipeline import run_stages_together
-    from ector.workflows.stage import workflows_together
-
-    clock = time.perf_counter()
-    did_run = run_stages_together(names, workflows_together, settings, force=force)
-    share = (time.perf_counter() - clock) / max(1, len(did_run))
-    return [(name, "ran" if name in did_run else "fresh, skipped", share if name in did_run else 0.0) for name in names]
 
 
 def _closing_summary(ran: list[tuple[str, str, float]]) -> None:

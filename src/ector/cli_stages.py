@@ -79,6 +79,7 @@ def _workflow(
     force: bool,
 ) -> None:
     from ector.engine import collect
+    from ector.materialise import InMemory
     from ector.workflows.stage import VIEWS, workflow_stage
 
     settings = load(**{"analysis.period": by})
@@ -95,7 +96,7 @@ def _workflow(
         import polars as pl
 
         mart = pl.scan_parquet(mart_path)
-    tables = VIEWS[view](mart, settings.analysis, settings.engine)
+    tables = VIEWS[view](mart, settings.analysis, InMemory(settings.engine))
     _emit(collect(tables["summary"].lazy(), settings.engine), output, fmt)
 
 

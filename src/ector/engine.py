@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ector.errors import ConfigError
 
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     import polars as pl
 
     from ector.settings import Engine
+
+
+# The work directory's Parquet files are written with lz4: measured on the 10M-case consolidated cases, 2.25 s to
+# write and 0.73 s to read against zstd's 3.04 s and 1.0 s, for 430 MB against 294 MB. Every stage reads its
+# inputs and writes its outputs once per run, so the time counts more than the disk.
+COMPRESSION: Final = "lz4"
 
 
 def check_engine(engine: Engine) -> None:
@@ -34,20 +40,30 @@ def check_engine(engine: Engine) -> None:
         )
 
 
-def collect(frame: pl.LazyFrame, engine: Engine, *, shared_scans: bool = True) -> pl.DataFrame:
-    """Collect one plan with `engine`; without `shared_scans`, each branch of the plan reads its input itself."""
+def collect(frame: pl.LazyFrame, engine: Engine, *, shared_scans: bool = True, held: bool = False) -> pl.DataFrame:
+    """Collect one plan with `engine`; without `shared_scans`, each branch of the plan reads its input itself.
+
+    `held`: the plan reads only frames already in memory (see `chosen`).
+    """
     check_engine(engine)
-    return frame.collect(engine=engine, optimizations=optimizations(shared_scans))
+    return frame.collect(engine=chosen(engine, held=held), optimizations=optimizations(shared_scans))
 
 
-def collect_all(frames: Sequence[pl.LazyFrame], engine: Engine) -> list[pl.DataFrame]:
+def collect_all(frames: Sequence[pl.LazyFrame], engine: Engine, *, held: bool = False) -> list[pl.DataFrame]:
     """Collect several plans with `engine`, in one pass (shared scans) except on the GPU."""
     import polars as pl
 
     check_engine(engine)
     if engine == "gpu":
         return [frame.collect(engine="gpu") for frame in frames]
-    return pl.collect_all(frames, engine=engine)
+    return pl.collect_all(frames, engine=chosen(engine, held=held))
+
+
+def chosen(engine: Engine, *, held: bool) -> Engine:
+    """The engine a plan runs on: `engine`, except that under `auto` a plan over frames already in memory runs
+    on the in-memory engine, which polars' own choice (streaming) ran slower there: a distinct count of
+    patients per level of a cohort at 10M cases took 3.7 s streaming against 1.0 s in memory."""
+    return "in-memory" if engine == "auto" and held else engine
 
 
 def sink_all(targets: dict[Path, pl.LazyFrame], engine: Engine, *, shared_scans: bool = True) -> None:
@@ -59,9 +75,9 @@ def sink_all(targets: dict[Path, pl.LazyFrame], engine: Engine, *, shared_scans:
     flags = optimizations(shared_scans)
     if engine == "gpu":
         for path, frame in targets.items():
-            frame.sink_parquet(path, engine="gpu", optimizations=flags)
+            frame.sink_parquet(path, compression=COMPRESSION, engine="gpu", optimizations=flags)
         return
-    sinks = [frame.sink_parquet(path, lazy=True) for path, frame in targets.items()]
+    sinks = [frame.sink_parquet(path, compression=COMPRESSION, lazy=True) for path, frame in targets.items()]
     pl.collect_all(sinks, engine=engine, optimizations=flags)
 
 

@@ -25,11 +25,11 @@ if TYPE_CHECKING:
 class Materialiser(Protocol):
     """Collects plans, writes a stage's outputs and holds its intermediate frames."""
 
-    def collect(self, plan: pl.LazyFrame) -> pl.DataFrame:
-        """Return `plan` computed."""
+    def collect(self, plan: pl.LazyFrame, *, held: bool = False) -> pl.DataFrame:
+        """Return `plan` computed (`held`: it reads only frames already in memory, `engine.chosen`)."""
         ...
 
-    def collect_all(self, plans: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
+    def collect_all(self, plans: Sequence[pl.LazyFrame], *, held: bool = False) -> list[pl.DataFrame]:
         """Return `plans` computed in one pass (shared parts computed once)."""
         ...
 
@@ -49,11 +49,11 @@ class InMemory:
     engine: Engine = "auto"
     outputs: dict[str, pl.DataFrame] = field(default_factory=dict)
 
-    def collect(self, plan: pl.LazyFrame) -> pl.DataFrame:
-        return engine.collect(plan, self.engine)
+    def collect(self, plan: pl.LazyFrame, *, held: bool = False) -> pl.DataFrame:
+        return engine.collect(plan, self.engine, held=held)
 
-    def collect_all(self, plans: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
-        return engine.collect_all(plans, self.engine)
+    def collect_all(self, plans: Sequence[pl.LazyFrame], *, held: bool = False) -> list[pl.DataFrame]:
+        return engine.collect_all(plans, self.engine, held=held)
 
     def sink(self, outputs: Mapping[str, pl.LazyFrame]) -> None:
         frames = engine.collect_all(list(outputs.values()), self.engine)

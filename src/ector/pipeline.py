@@ -141,11 +141,11 @@ class StageOutputs:
 
     context: StageContext
 
-    def collect(self, plan: pl.LazyFrame) -> pl.DataFrame:
-        return self.context.collect(plan)
+    def collect(self, plan: pl.LazyFrame, *, held: bool = False) -> pl.DataFrame:
+        return engine.collect(plan, self.context.engine, held=held)
 
-    def collect_all(self, plans: Sequence[pl.LazyFrame]) -> list[pl.DataFrame]:
-        return self.context.collect_all(plans)
+    def collect_all(self, plans: Sequence[pl.LazyFrame], *, held: bool = False) -> list[pl.DataFrame]:
+        return engine.collect_all(plans, self.context.engine, held=held)
 
     def sink(self, outputs: Mapping[str, pl.LazyFrame]) -> None:
         self.context.sink({f"{self.context.name}/{name}.parquet": plan for name, plan in outputs.items()})
@@ -264,47 +264,6 @@ def run_stage(
             out.event(f"stale: {reason}", stage=name, level="debug")
         _run_locked(spec, body, settings, options, external_inputs)
         return True
-
-
-GroupBody = Callable[[dict[str, StageContext]], None]
-
-
-def run_stages_together(names: list[str], body: GroupBody, settings: Settings, *, force: bool = True) -> list[str]:
-    """Run the stale stages of `names` in one body (e.g. the three workflows, which probe the case mart once).
-
-    The body gets one StageContext per stage to run (never a fresh one), keyed by name, and must stage each
-    stage's outputs in its own context (`StageContext.sink`). Each stage is then published
-    and recorded in the manifest as if run alone, with its share of the time. Returns the names that ran.
-    """
-    specs = [stage(name) for name in names]
-    with workdir_lock(settings.workdir):
-        stale = []
-        for spec in specs:
-            reason = None if force else staleness(spec, settings, {})
-            if not force and reason is None:
-                out.event("fresh: inputs and settings unchanged, skipped (--force reruns it)", stage=spec.name)
-                continue
-            if reason is not None:
-                out.event(f"stale: {reason}", stage=spec.name, level="debug")
-            stale.append(spec)
-        if not stale:
-            return []
-        workdir = WorkDir(settings.workdir)
-        workdir.root.mkdir(parents=True, exist_ok=True)
-        inputs = {spec.name: input_fingerprints(workdir, spec.inputs) for spec in stale}
-        contexts = {spec.name: StageContext(name=spec.name, settings=settings, workdir=workdir) for spec in stale}
-        started, clock = now_iso(), time.perf_counter()
-        for spec in stale:
-            out.event("started", stage=spec.name, level="debug")
-        with discarding_on_failure(workdir):
-            body(contexts)
-        for context in contexts.values():
-            context.discard_scratch()
-        seconds = (time.perf_counter() - clock) / len(stale)  # one pass: each stage's share
-        with discarding_on_failure(workdir):
-            for spec in stale:
-                _publish(spec, contexts[spec.name], settings, {}, inputs[spec.name], started, seconds)
-        return [spec.name for spec in stale]
 
 
 def _run_locked(

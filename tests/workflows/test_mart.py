@@ -7,8 +7,10 @@ from datetime import datetime
 import polars as pl
 import pytest
 
+from ector.materialise import InMemory
 from ector.settings import AnalysisSettings, Period
-from ector.workflows.mart import OPTIONAL, REQUIRED, conform_mart, probe_availability
+from ector.workflows.load import load_view
+from ector.workflows.mart import OPTIONAL, REQUIRED, conform_mart
 from tests.workflows.marts import tiny_mart
 
 
@@ -17,7 +19,7 @@ def test_absent_optional_columns_become_typed_nulls_and_are_not_available() -> N
     conformed = conform_mart(mart.lazy(), "quarter")
     schema = conformed.collect_schema()
     assert all(schema[name] == dtype for name, dtype in OPTIONAL.items())
-    availability = probe_availability(conformed, AnalysisSettings(), "in-memory")
+    _, availability = load_view(mart.lazy(), REQUIRED, AnalysisSettings(), InMemory())
     assert availability.cases == 1
     assert availability.outcomes() == []
     assert "procedure_family" not in availability.missing()

@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ector.settings import AnalysisSettings
-from ector.workflows import groups, site_view, surgeon_view
+from ector.workflows import site_view, surgeon_view
 from ector.workflows.plan import Frame
 from tests.workflows.marts import make_mart, tiny_mart
 
@@ -111,13 +111,13 @@ def test_site_cusum_runs_per_site_for_both_monitored_outcomes() -> None:
 
 
 @pytest.mark.parametrize("view", [surgeon_view, site_view])
-def test_cusum_computed_a_group_of_units_at_a_time_is_the_same_table(
-    view: Callable[..., dict[str, Frame]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    mart = make_mart(12, 120, seed=5).lazy()
-    whole = view(mart, AnalysisSettings())["cusum"].lazy().collect()
-    monkeypatch.setattr(groups, "SERIES_CASES", 150)  # 1,440 cases: ten groups of units
-    grouped = view(mart, AnalysisSettings())["cusum"]
-    assert isinstance(grouped, pl.DataFrame)  # collected group by group, not left as one plan
-    assert whole.height > 1000
-    assert_frame_equal(grouped, whole)
+def test_series_of_a_mart_out_of_time_order_are_those_of_the_sorted_mart(view: Callable[..., dict[str, Frame]]) -> None:
+    # The series run in the mart's own order (surgery_start, case_id); a mart piped in another order is sorted
+    # first, so its tables are the same.
+    mart = make_mart(12, 120, seed=5).sort("surgery_start", "case_id")
+    shuffled = mart.sample(fraction=1.0, shuffle=True, seed=11)
+    assert not shuffled["surgery_start"].is_sorted()
+    ordered, scrambled = view(mart.lazy(), AnalysisSettings()), view(shuffled.lazy(), AnalysisSettings())
+    assert ordered["cusum"].lazy().collect().height > 1000
+    for table in ("cusum", "learning_curve") if view is surgeon_view else ("cusum",):
+        assert_frame_equal(scrambled[table].lazy().collect(), ordered[table].lazy().collect())

@@ -12,9 +12,8 @@ from typing import Final
 
 import polars as pl
 
-from ector.engine import collect
-from ector.errors import ConfigError, ContractError
-from ector.settings import AnalysisSettings, Engine, Period
+from ector.errors import ContractError
+from ector.settings import AnalysisSettings, Period
 
 # The binary outcomes every view reports, in report order. Names are the case-mart columns.
 OUTCOMES: Final = (
@@ -151,27 +150,6 @@ class Availability:
     def missing(self) -> list[str]:
         """Return the probed columns that are entirely null, in probe order."""
         return [c for c, ok in self.available.items() if not ok]
-
-
-def probe_availability(mart: pl.LazyFrame, analysis: AnalysisSettings, engine: Engine) -> Availability:
-    """Return which probed columns and risk strata have a non-null value in the (conformed) mart; one pass.
-
-    Raises ConfigError for a stratum that is not a case-mart column (a typo would otherwise be dropped silently).
-    """
-    names = mart.collect_schema().names()
-    unknown = [s for s in analysis.risk_strata if s not in names]
-    if unknown:
-        raise ConfigError(
-            f"analysis.risk_strata names {', '.join(unknown)}, not a case-mart column",
-            "use case-mart columns such as procedure_family, asa_class, age_band, urgency",
-        )
-    columns = list(dict.fromkeys([*PROBED, *analysis.risk_strata]))
-    row_plan = mart.select(
-        pl.len().alias("__cases"),
-        *(pl.col(c).is_not_null().any().alias(c) for c in columns),
-    )
-    row = collect(row_plan, engine)
-    return Availability({c: bool(row[c][0]) for c in columns}, int(row["__cases"][0]))
 
 
 def usable_strata(analysis: AnalysisSettings, availability: Availability) -> list[str]:

@@ -9,19 +9,13 @@ from typing import Final
 import polars as pl
 
 from ector.contract import AGE_BANDS, APPROACHES, SEXES, URGENCIES
-from ector.settings import AnalysisSettings, Engine
+from ector.materialise import InMemory, Materialiser
+from ector.settings import AnalysisSettings
 from ector.stats.intervals import wilson_bounds, z_for_level
-from ector.workflows.groups import distinct_patients, in_patient_ranges, patient_ranges, patient_sample_plan
-from ector.workflows.mart import (
-    OUTCOMES,
-    Availability,
-    availability_table,
-    conform_mart,
-    probe_availability,
-    usable_strata,
-)
+from ector.workflows.load import load_view
+from ector.workflows.mart import OUTCOMES, Availability, availability_table, usable_strata
 from ector.workflows.outcomes import LEVEL, RATE_METRICS
-from ector.workflows.plan import Frame, ViewPlan, collect_views
+from ector.workflows.plan import Frame
 
 # Cohort dimensions, in report order; "all" is the whole cohort, one cell.
 DIMENSIONS: Final = ("all", "age_band", "sex", "asa_class", "urgency", "procedure_family", "approach", "period")
@@ -36,49 +30,69 @@ _LEVEL_ORDER: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, *, engine: Engine = "auto") -> dict[str, Frame]:
+def patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, out: Materialiser | None = None) -> dict[str, Frame]:
     """Return the patient view's tables: `summary` (cohort cells), `per_patient` and `availability`.
 
     summary: one row per dimension and level: `dimension, level, available, cases, patients` and for every
     outcome `<outcome>_events, _cases, _rate, _rate_lower, _rate_upper` (Wilson 95%). A dimension entirely
     null in the mart (e.g. sex without a patients table) is one cell with a null level and available = false.
     """
-    mart = conform_mart(mart, analysis.period)
-    availability = probe_availability(mart, analysis, engine)
-    return collect_views([plan_patient_view(mart, analysis, availability)], engine)[0]
+    out = out or InMemory()
+    columns = ["patient_id", *(d for d in DIMENSIONS if d != "all"), *OUTCOMES, *PER_PATIENT_COLUMNS]
+    frame, availability = load_view(mart, columns, analysis, out)
+    ids = patient_ids(frame)
+    patient = _patient_key(frame, ids)
+    lazy = frame.lazy().with_columns(patient.alias(_PATIENT))
+    *cells, per_patient = out.collect_all(
+        [*(_cohort_plan(lazy, d) for d in DIMENSIONS), per_patient_plan(lazy, availability)], held=True
+    )
+    summary = pl.concat([_cohort_rates(c, availability) for c in cells])
+    return {
+        "summary": _sort_cells(summary),
+        "per_patient": _in_id_order(per_patient, ids, patient),
+        "availability": availability_table(availability, analysis, usable_strata(analysis, availability)),
+    }
 
 
-def plan_patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, availability: Availability) -> ViewPlan:
-    """Return the plan of `patient_view` over a conformed mart: one cohort plan per dimension, and the sample
-    of patient ids that splits the per-patient table into ranges on a large mart."""
-    cases = availability.cases
-
-    def finish(frames: list[pl.DataFrame]) -> dict[str, Frame]:
-        *cells, sample = frames
-        summary = pl.concat([_cohort_rates(c, availability) for c in cells])
-        ranges = patient_ranges(sample, cases=cases)
-        return {
-            "summary": _sort_cells(summary),
-            "per_patient": in_patient_ranges(lambda part: per_patient_plan(part, availability), mart, ranges),
-            "availability": availability_table(availability, analysis, usable_strata(analysis, availability)),
-        }
-
-    cohorts = [_cohort_plan(mart, d, cases=cases) for d in DIMENSIONS]
-    return ViewPlan([*cohorts, patient_sample_plan(mart, cases=cases)], finish)
+_PATIENT = "__patient"
 
 
-def _cohort_plan(mart: pl.LazyFrame, dimension: str, *, cases: int) -> pl.LazyFrame:
+def patient_ids(frame: pl.DataFrame) -> pl.Series:
+    """Return the distinct patient ids of `frame`, sorted, a null last when a case has none."""
+    # Sorting the text alone is fast (0.7 s for 10M ids); distinct ids are then the changes from one to the next.
+    ids = frame["patient_id"].sort(nulls_last=True)
+    return ids.filter(ids.ne_missing(ids.shift(1)).fill_null(value=True))
+
+
+def _patient_key(frame: pl.DataFrame, ids: pl.Series) -> pl.Expr:
+    """Return the key the patient view groups patients by: the 64-bit hash of patient_id when no two patients of
+    the mart share one (as many distinct hashes as `ids`), else patient_id itself.
+
+    Grouping 10M cases by the hash, and counting distinct hashes per cohort level, took a quarter of the time of
+    the text ids (polars 2.1); the check keeps every count exact.
+    """
+    hashed = pl.col("patient_id").hash()
+    distinct_hashes = frame.select(hashed.n_unique()).item()
+    return hashed if distinct_hashes == ids.len() else pl.col("patient_id")
+
+
+def _cohort_plan(mart: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     """Return the plan of cases, patients and per-outcome known/event counts per level of `dimension`."""
     level = pl.lit("all") if dimension == "all" else pl.col(dimension).cast(pl.String)
-    framed = mart.with_columns(__level=level)
-    counts = framed.group_by("__level").agg(
-        pl.len().cast(pl.Int64).alias("cases"),
-        *(pl.col(o).count().cast(pl.Int64).alias(f"{o}_cases") for o in OUTCOMES),
-        *(pl.col(o).cast(pl.Int64).sum().alias(f"{o}_events") for o in OUTCOMES),
-    )
-    patients = distinct_patients(framed, ["__level"], cases=cases)
-    return counts.join(patients, on="__level", how="left", nulls_equal=True).with_columns(
-        dimension=pl.lit(dimension), level=pl.col("__level"), patients=pl.col("patients").fill_null(0)
+    return (
+        mart.group_by(level.alias("__level"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("cases"),
+            pl.when(pl.col("patient_id").is_not_null())
+            .then(pl.col(_PATIENT))
+            .drop_nulls()
+            .n_unique()
+            .cast(pl.Int64)
+            .alias("patients"),
+            *(pl.col(o).count().cast(pl.Int64).alias(f"{o}_cases") for o in OUTCOMES),
+            *(pl.col(o).cast(pl.Int64).sum().alias(f"{o}_events") for o in OUTCOMES),
+        )
+        .with_columns(dimension=pl.lit(dimension), level=pl.col("__level"))
     )
 
 
@@ -119,8 +133,13 @@ def _sort_cells(summary: pl.DataFrame) -> pl.DataFrame:
     return summary.sort([dimension_order, level_rank, pl.col("level")], nulls_last=True)
 
 
+# The mart columns the per-patient table reads besides the patient and the outcomes.
+PER_PATIENT_COLUMNS: Final = ("surgery_date", "los_days", "complication_count")
+
+
 def per_patient_plan(mart: pl.LazyFrame, availability: Availability) -> pl.LazyFrame:
-    """Return the plan of one row per patient, sorted by patient_id; it stays inside the work directory.
+    """Return the plan of one row per patient, unsorted (`patient_view` sorts by patient_id); it stays inside
+    the work directory.
 
     Columns: `patient_id, procedures, first_surgery, last_surgery, bed_days, complications,
     cases_with_complication, readmissions, died_within_window`. bed_days sums the known lengths of stay
@@ -131,17 +150,25 @@ def per_patient_plan(mart: pl.LazyFrame, availability: Availability) -> pl.LazyF
     def known(column: str, value: pl.Expr) -> pl.Expr:
         return pl.when(pl.lit(availability[column]) & (pl.col(column).count() > 0)).then(value)
 
-    return (
-        mart.group_by("patient_id")
-        .agg(
-            procedures=pl.len().cast(pl.Int64),
-            first_surgery=pl.col("surgery_date").min(),
-            last_surgery=pl.col("surgery_date").max(),
-            bed_days=known("los_days", pl.col("los_days").cast(pl.Int64).sum()),
-            complications=known("complication_count", pl.col("complication_count").cast(pl.Int64).sum()),
-            cases_with_complication=known("complication_any", pl.col("complication_any").cast(pl.Int64).sum()),
-            readmissions=known("readmission_30d", pl.col("readmission_30d").cast(pl.Int64).sum()),
-            died_within_window=known("mortality_30d", pl.col("mortality_30d").any()),
-        )
-        .sort("patient_id", nulls_last=True)
+    return mart.group_by(_PATIENT).agg(
+        pl.col("patient_id").first(),
+        procedures=pl.len().cast(pl.Int64),
+        first_surgery=pl.col("surgery_date").min(),
+        last_surgery=pl.col("surgery_date").max(),
+        bed_days=known("los_days", pl.col("los_days").cast(pl.Int64).sum()),
+        complications=known("complication_count", pl.col("complication_count").cast(pl.Int64).sum()),
+        cases_with_complication=known("complication_any", pl.col("complication_any").cast(pl.Int64).sum()),
+        readmissions=known("readmission_30d", pl.col("readmission_30d").cast(pl.Int64).sum()),
+        died_within_window=known("mortality_30d", pl.col("mortality_30d").any()),
     )
+
+
+def _in_id_order(per_patient: pl.DataFrame, ids: pl.Series, patient: pl.Expr) -> pl.DataFrame:
+    """Return `per_patient` in the order of the sorted `ids` (null last), joined to them on the patient key.
+
+    Sorting the table by its text id sorts through an arg-sort of the text: 3.1 s for 6.2M patients, against
+    about 0.5 s to join on the key.
+    """
+    order = ids.to_frame().with_columns(patient.alias(_PATIENT))
+    rows = per_patient.drop("patient_id")
+    return order.join(rows, on=_PATIENT, how="left", nulls_equal=True, maintain_order="left").drop(_PATIENT)

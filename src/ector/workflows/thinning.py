@@ -31,11 +31,11 @@ def thin_series(series: pl.LazyFrame, *, by: Sequence[str], watch: Sequence[str]
     if bins < 1:
         raise ValueError(f"a series is thinned to at least 1 bin, got {bins}")
     # The input is sorted, so series and bins are runs of rows: integer run ids (a change from the previous
-    # row, summed) make every window below a cheap aggregate over one integer key, not a string hash.
+    # row, summed) make every window below a cheap aggregate over one sorted integer key, not a string hash.
     changed = pl.any_horizontal(*(pl.col(k).ne_missing(pl.col(k).shift(1)) for k in by), pl.col("__row") == 0)
     framed = (
         series.with_row_index("__row")
-        .with_columns(__s=changed.cum_sum().cast(pl.UInt32))
+        .with_columns(__s=changed.cum_sum().cast(pl.UInt32).set_sorted())
         .with_columns(
             __i=(pl.col("__row") - pl.col("__row").min().over("__s")).cast(pl.Int32),
             __n=pl.len().cast(pl.Int32).over("__s"),
@@ -46,6 +46,7 @@ def thin_series(series: pl.LazyFrame, *, by: Sequence[str], watch: Sequence[str]
             .fill_null(True)
             .cum_sum()
             .cast(pl.UInt32)
+            .set_sorted()
         )
         .drop("__row", "__s", "__bin")  # narrow integer helpers only, while the whole series is held
     )

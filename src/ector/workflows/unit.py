@@ -1,31 +1,28 @@
 """The shared surgeon and site view: one implementation, parameterised by the unit column.
 
-Everything that aggregates the mart is planned first and collected (`plan.collect_views`, one aggregate after
-the other); what follows works on those small per-unit results. The CUSUM series are collected a group of
-units at a time on a large mart, else left as a plan for the runner to sink.
+The mart's projection is read once into memory (`workflows.load`); every aggregate is a plan over it, and the
+plans are collected together (polars runs them side by side); what follows works on those small per-unit
+results.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final, Literal
 
 import polars as pl
 
-from ector.settings import AnalysisSettings, Engine
-from ector.workflows.case_mix import case_mix_plan, case_mix_table
+from ector.materialise import InMemory, Materialiser
+from ector.settings import AnalysisSettings
+from ector.workflows.case_mix import CHARACTERISTICS, case_mix_plan, case_mix_table
 from ector.workflows.funnels import unit_funnels
-from ector.workflows.mart import (
-    OUTCOMES,
-    Availability,
-    availability_table,
-    conform_mart,
-    probe_availability,
-    usable_strata,
-)
-from ector.workflows.monitoring import cusum_table
+from ector.workflows.load import load_view
+from ector.workflows.mart import OUTCOMES, Availability, availability_table, usable_strata
+from ector.workflows.monitoring import MONITORED, cusum_table
+from ector.workflows.order import as_text, sorted_by
 from ector.workflows.outcomes import METRICS, long_outcomes, outcome_cells, outcome_rates, wide_outcomes
-from ector.workflows.plan import Frame, ViewPlan, collect_view_plan, collect_views
-from ector.workflows.volume import volume_plan
+from ector.workflows.plan import Frame
+from ector.workflows.volume import SPREAD_MEASURES, volume_plan
 
 Unit = Literal["surgeon_id", "site_id"]
 
@@ -43,59 +40,87 @@ SCOPES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
 OUTCOME_COLUMNS: Final = ("unit_id", "scope", "scope_value", "outcome", "available", *METRICS, "expected_method")
 
 
+def unit_columns(unit: Unit, analysis: AnalysisSettings) -> list[str]:
+    """Return the mart columns the unit view of `unit` reads."""
+    monitored = [c for pair in MONITORED.items() for c in pair]
+    mix = [column for column, _ in CHARACTERISTICS.values()]
+    return list(
+        dict.fromkeys(
+            [
+                unit,
+                "patient_id",
+                "procedure_family",
+                "period",
+                "surgery_date",
+                *UNIT_ATTRIBUTES[unit],
+                *SPREAD_MEASURES,
+                *OUTCOMES,
+                "expected_mortality_30d",
+                *analysis.risk_strata,
+                *monitored,
+                *mix,
+            ]
+        )
+    )
+
+
 def unit_view(
-    mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, *, engine: Engine = "auto"
+    mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, out: Materialiser | None = None
 ) -> dict[str, Frame]:
     """Return the tables every unit view has: summary, by_family, by_period, outcomes, case_mix, cusum, funnel,
-    availability.
+    availability (see `unit_tables`)."""
+    return as_text_tables(unit_tables(mart, unit, analysis, out or InMemory())[0])
+
+
+def unit_tables(
+    mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, out: Materialiser, *, extra: Sequence[str] = ()
+) -> tuple[dict[str, Frame], pl.DataFrame, Availability]:
+    """Return the tables every unit view has (summary, by_family, by_period, outcomes, case_mix, cusum, funnel,
+    availability), the projection they were computed from, and the mart's availability. Units, families and
+    periods are Enums in all of them (`order.as_keys`): the view's own function turns its tables to text.
 
     summary/by_family/by_period: one row per unit (and family or period) with volume, median and IQR of
     operative minutes and LOS, and `<outcome>_<metric>` for every outcome. outcomes: the same metrics in long
-    form over the three scopes. Columns are documented in docs/workflows.md.
+    form over the three scopes. Columns are documented in docs/workflows.md. `extra` names more mart columns
+    to load, for a view that builds more tables from the same projection.
     """
-    mart = conform_mart(mart, analysis.period)
-    availability = probe_availability(mart, analysis, engine)
-    return collect_views([plan_unit_view(mart, unit, analysis, availability, engine=engine)], engine)[0]
-
-
-def plan_unit_view(
-    mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, availability: Availability, *, engine: Engine = "auto"
-) -> ViewPlan:
-    """Return the plan of `unit_view` over a conformed mart: everything that aggregates the mart, to collect,
-    and the per-unit tables finished from those small results. The CUSUM series are collected with
-    `engine`, a group of units at a time (`monitoring.cusum_table`)."""
+    keys = [unit, "procedure_family", "period", *analysis.risk_strata]
+    frame, availability = load_view(mart, [*unit_columns(unit, analysis), *extra], analysis, out, keys=keys)
+    lazy = frame.lazy()
     strata = usable_strata(analysis, availability)
     plans = [
-        outcome_cells(mart, unit, availability, strata, collect=lambda frame: collect_view_plan(frame, engine)),
-        case_mix_plan(mart, unit),
+        outcome_cells(frame, unit, availability, strata, collect=out.collect),
+        case_mix_plan(lazy, unit),
         *(
-            volume_plan(mart, unit, keys, UNIT_ATTRIBUTES[unit], patients=availability.cases)
+            volume_plan(lazy, unit, keys, UNIT_ATTRIBUTES[unit], patients=True)
             if scope == "overall"
-            else volume_plan(mart, unit, keys)
+            else volume_plan(lazy, unit, keys)
             for scope, (_, keys) in SCOPES.items()
         ),
     ]
+    cells, mix, *volumes = out.collect_all(plans)
+    wide: dict[str, pl.DataFrame] = {}
+    long_parts = []
+    for (scope, (table, scope_keys)), volume in zip(SCOPES.items(), volumes, strict=True):
+        keys = ["unit_id", *scope_keys]
+        volume = sorted_by(volume, keys)
+        long = long_outcomes(volume, outcome_rates(cells, keys), keys, availability)
+        wide[table] = volume.join(wide_outcomes(long, keys), on=keys, how="left", nulls_equal=True)
+        value = pl.col(scope_keys[0]).cast(pl.String) if scope_keys else pl.lit("all")
+        long_parts.append(long.with_columns(scope=pl.lit(scope), scope_value=value))
+        if scope == "overall":
+            wide["funnel"] = unit_funnels(long, analysis)
+    tables: dict[str, Frame] = {name: _sorted(frame) for name, frame in wide.items()}
+    tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
+    tables["case_mix"] = case_mix_table(mix, availability)
+    tables["cusum"] = cusum_table(frame, unit, availability, out)
+    tables["availability"] = availability_table(availability, analysis, strata)
+    return tables, frame, availability
 
-    def finish(frames: list[pl.DataFrame]) -> dict[str, Frame]:
-        cells, mix, *volumes = frames
-        wide: dict[str, pl.DataFrame] = {}
-        long_parts = []
-        for (scope, (table, scope_keys)), volume in zip(SCOPES.items(), volumes, strict=True):
-            keys = ["unit_id", *scope_keys]
-            long = long_outcomes(volume, outcome_rates(cells, keys), keys, availability)
-            wide[table] = volume.join(wide_outcomes(long, keys), on=keys, how="left", nulls_equal=True)
-            value = pl.col(scope_keys[0]).cast(pl.String) if scope_keys else pl.lit("all")
-            long_parts.append(long.with_columns(scope=pl.lit(scope), scope_value=value))
-            if scope == "overall":
-                wide["funnel"] = unit_funnels(long, analysis)
-        tables: dict[str, Frame] = {name: _sorted(frame) for name, frame in wide.items()}
-        tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
-        tables["case_mix"] = case_mix_table(mix, availability)
-        tables["cusum"] = cusum_table(mart, unit, availability, collect=lambda frame: collect_view_plan(frame, engine))
-        tables["availability"] = availability_table(availability, analysis, strata)
-        return tables
 
-    return ViewPlan(plans, finish)
+def as_text_tables(tables: dict[str, Frame]) -> dict[str, Frame]:
+    """Return the view's tables with their Enum key columns as text, as the tables are written."""
+    return {name: as_text(table) if isinstance(table, pl.DataFrame) else table for name, table in tables.items()}
 
 
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
