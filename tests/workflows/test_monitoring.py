@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ector.settings import AnalysisSettings
-from ector.workflows import site_view, surgeon_view
+from ector.workflows import load, monitoring, site_view, surgeon_view
 from ector.workflows.plan import Frame
 from tests.workflows.marts import make_mart, tiny_mart
 
@@ -121,3 +121,23 @@ def test_series_of_a_mart_out_of_time_order_are_those_of_the_sorted_mart(view: C
     assert ordered["cusum"].lazy().collect().height > 1000
     for table in ("cusum", "learning_curve") if view is surgeon_view else ("cusum",):
         assert_frame_equal(scrambled[table].lazy().collect(), ordered[table].lazy().collect())
+
+
+@pytest.mark.parametrize("view", [surgeon_view, site_view])
+def test_series_computed_a_slice_of_units_at_a_time_are_the_same_tables(
+    view: Callable[..., dict[str, Frame]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slices of 150 cases cut the units' series (120 cases a surgeon) into many slices of whole series, and the
+    # mart is read 100 rows at a time: the tables are those of one slice and one read.
+    mart = make_mart(12, 120, seed=5).lazy()
+    whole = view(mart, AnalysisSettings())
+    monkeypatch.setattr(monitoring, "SLICE_ROWS", 150)
+    monkeypatch.setattr(load, "READ_ROWS", 100)
+    slices: list[int] = []
+    real = monitoring.in_slices
+    monkeypatch.setattr(monitoring, "in_slices", lambda cases: slices.append(len(parts := real(cases))) or parts)
+    sliced = view(mart, AnalysisSettings())
+    assert min(slices) > 1  # every series computation went through several slices
+    assert whole["cusum"].lazy().collect().height > 1000
+    for table in ("cusum", "learning_curve", "summary", "outcomes") if view is surgeon_view else ("cusum", "summary"):
+        assert_frame_equal(sliced[table].lazy().collect(), whole[table].lazy().collect())

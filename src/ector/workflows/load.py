@@ -19,6 +19,7 @@ from ector.workflows.mart import PROBED, Availability, conform_mart
 from ector.workflows.order import as_keys
 
 TIME_ORDER = ("surgery_start", "case_id")
+READ_ROWS = 2_000_000  # rows of the mart read at a time
 
 
 def load_view(
@@ -44,12 +45,34 @@ def load_view(
             f"analysis.risk_strata names {', '.join(unknown)}, not a case-mart column",
             "use case-mart columns such as procedure_family, asa_class, age_band, urgency",
         )
-    probed = list(dict.fromkeys([*PROBED, *analysis.risk_strata]))
-    frame = out.collect(conformed.select(list(dict.fromkeys([*TIME_ORDER, *columns, *probed]))))
+    loaded = list(dict.fromkeys([*TIME_ORDER, *columns, *analysis.risk_strata]))
+    schema = conformed.collect_schema()
+    text_keys = [k for k in dict.fromkeys(keys) if schema[k] == pl.String()]
+    frame = _read(conformed.select(loaded), text_keys, out)
     if not _in_time_order(frame):
         frame = frame.sort(TIME_ORDER, nulls_last=True)
-    availability = Availability({c: frame[c].null_count() < frame.height for c in probed}, frame.height)
-    return as_keys(frame, keys), availability
+    probed = list(dict.fromkeys([*PROBED, *analysis.risk_strata]))
+    # Inputs the view does not read are only probed: their null counts, which polars reads from the Parquet
+    # statistics of a mart file (0.02 s at 10M cases), where loading them took memory for nothing.
+    others = [c for c in probed if c not in loaded]
+    nulls = out.collect(conformed.select(pl.len(), *(pl.col(c).null_count() for c in others))).row(0, named=True)
+    available = {c: (frame[c].null_count() if c in loaded else nulls[c]) < frame.height for c in probed}
+    return as_keys(frame, keys), Availability(available, frame.height)
+
+
+def _read(projection: pl.LazyFrame, keys: Sequence[str], out: Materialiser) -> pl.DataFrame:
+    """Return `projection` in memory, read a slice of rows at a time with the text `keys` as Categoricals.
+
+    A text value takes 16 bytes a row in memory, a Categorical code 4: read whole, the surgeon view's projection
+    of the 10M-case mart took 1.9 GB, its key columns 0.9 GB of it.
+    """
+    rows = out.collect(projection.select(pl.len())).item()
+    categorical = [pl.col(k).cast(pl.Categorical) for k in keys]
+    slices = [
+        out.collect(projection.slice(offset, READ_ROWS).with_columns(categorical))
+        for offset in range(0, max(rows, 1), READ_ROWS)
+    ]
+    return pl.concat(slices)
 
 
 def _in_time_order(frame: pl.DataFrame) -> bool:

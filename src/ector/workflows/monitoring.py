@@ -11,6 +11,7 @@ cases.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import product
 from typing import Final
 
 import polars as pl
@@ -27,6 +28,7 @@ MONITORED: Final[dict[str, str]] = {
     "mortality_30d": "expected_mortality_30d",
     "complication_major": "expected_complication_major",
 }
+WATCHED: Final = ("moving_median", "cusum")  # a learning curve's columns whose extremes thinning keeps
 # The mart columns the learning curves read besides the unit.
 LEARNING_CURVE_COLUMNS: Final = ("procedure_family", "case_id", "surgery_date", "approach", "operative_minutes")
 CUSUM_COLUMNS: Final = (
@@ -64,9 +66,12 @@ def learning_curve_table(frame: pl.DataFrame, unit: str, out: Materialiser) -> p
     with the extreme moving median and CUSUM; cases_used is the length of the whole curve.
     """
     keys = ["unit_id", "procedure_family"]
-    cases = by_series(frame.select(pl.col(unit).alias("unit_id"), *LEARNING_CURVE_COLUMNS), keys)
-    curves = learning_curve(cases.lazy(), by=[RUN], order=None)
-    thinned = thin_series(curves, by=keys, watch=["moving_median", "cusum"]).select(
+    cases = by_series(frame.select(pl.col(unit).alias("unit_id"), "procedure_family", "operative_minutes"), keys)
+    thinned = pl.concat(
+        out.collect(thin_series(learning_curve(part.lazy(), by=[RUN], order=None), by=keys, watch=WATCHED), held=True)
+        for part in in_slices(cases)
+    )
+    return _with_case_columns(thinned, frame, ["case_id", "surgery_date", "approach"]).select(
         "unit_id",
         "procedure_family",
         pl.col("case_sequence").cast(pl.Int64),
@@ -78,7 +83,6 @@ def learning_curve_table(frame: pl.DataFrame, unit: str, out: Materialiser) -> p
         "cusum",
         pl.col("cases_used").cast(pl.Int64),
     )
-    return out.collect(thinned)
 
 
 def cusum_table(frame: pl.DataFrame, unit: str, availability: Availability, out: Materialiser) -> pl.DataFrame:
@@ -94,14 +98,14 @@ def cusum_table(frame: pl.DataFrame, unit: str, availability: Availability, out:
     if not monitored:
         return pl.DataFrame(schema=_CUSUM_SCHEMA)
     columns = [c for pair in monitored.items() for c in pair]
-    units = by_series(frame.select(pl.col(unit).alias("unit_id"), "case_id", "surgery_date", *columns), ["unit_id"])
-    plans = []
-    for outcome, risk in monitored.items():
-        cases = units.lazy().select(
+    units = by_series(frame.select(pl.col(unit).alias("unit_id"), *columns), ["unit_id"])
+    parts = []
+    # One outcome and slice of units after the other: each holds a dozen window columns over its cases.
+    for (outcome, risk), part in product(monitored.items(), in_slices(units)):
+        cases = part.lazy().select(
             "unit_id",
+            CASE,
             pl.lit(outcome).alias("outcome"),
-            "case_id",
-            "surgery_date",
             pl.col(risk).alias("risk"),
             pl.col(outcome).alias("observed"),
         )
@@ -109,18 +113,46 @@ def cusum_table(frame: pl.DataFrame, unit: str, availability: Availability, out:
         series = risk_adjusted_cusum(cases, unit=RUN, order=None, risk="risk", outcome="observed")
         series = vlad(series, unit=RUN, order=None, risk="risk", outcome="observed")
         series = series.with_columns(seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(RUN))
-        plans.append(thin_series(series, by=["unit_id"], watch=["cusum", "vlad"]).select(CUSUM_COLUMNS))
+        parts.append(out.collect(thin_series(series, by=["unit_id"], watch=["cusum", "vlad"]), held=True))
+    thinned = _with_case_columns(pl.concat(parts), frame, ["case_id", "surgery_date"])
     # Each outcome's rows are already by unit and seq: the outcomes are put in their place among them.
-    return sorted_by(pl.concat(out.collect_all(plans)), ["unit_id", "outcome", "seq"])
+    return sorted_by(thinned.select(CUSUM_COLUMNS), ["unit_id", "outcome", "seq"])
 
 
 RUN: Final = "__series"
+CASE: Final = "__case"  # a case's row in the view's projection
+SLICE_ROWS: Final = 2_000_000  # cases whose series are computed together
 
 
 def by_series(cases: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """Return `cases` (in time order) sorted by `keys`, time order kept within each series, with RUN: the
-    series' number, a sorted integer over which every window runs in row order at little cost."""
-    return with_runs(sorted_by(cases, keys, stable=True).lazy(), keys).collect()
+    """Return `cases` (in time order) sorted by `keys`, time order kept within each series, with CASE (each
+    case's row in `cases`) and RUN: the series' number, a sorted integer over which every window runs in row
+    order at little cost."""
+    numbered = cases.with_row_index(CASE)
+    return with_runs(sorted_by(numbered, keys, stable=True).lazy(), keys).collect()
+
+
+def _with_case_columns(series: pl.DataFrame, frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """Return the thinned `series` with `columns` of their cases, taken from `frame` by CASE: the case columns
+    are carried for the kept rows only, not through the sort and windows over every case."""
+    return series.with_columns(frame.select(pl.col(columns).gather(series[CASE]))).drop(CASE)
+
+
+def in_slices(cases: pl.DataFrame) -> list[pl.DataFrame]:
+    """Return `by_series` output cut into slices of about SLICE_ROWS rows, each holding whole series (a series
+    longer than that is a slice of its own): a series' windows hold a dozen columns over its cases."""
+    rows = SLICE_ROWS
+    if cases.height <= rows:
+        return [cases]
+    ends = cases.group_by(RUN, maintain_order=True).len().select(pl.col("len").cum_sum())["len"]
+    slices, start, target = [], 0, rows
+    for end in ends:
+        if end >= target:
+            slices.append(cases.slice(start, end - start))
+            start, target = end, end + rows
+    if start < cases.height:
+        slices.append(cases.slice(start, cases.height - start))
+    return slices
 
 
 def with_runs(cases: pl.LazyFrame, keys: Sequence[str]) -> pl.LazyFrame:

@@ -37,14 +37,16 @@ def _sort_key(frame: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def as_keys(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
-    """Return `frame` with the text `columns` as Enums of their sorted values: grouped, joined and sorted as
-    integers, in the order of the text (`as_text` turns them back).
+    """Return `frame` with the text (or Categorical) `columns` as Enums of their sorted values: grouped, joined and
+    sorted as integers, in the order of the text (`as_text` turns them back).
 
     Measured at 10M cases: 0.2 s a column, then a group-by per surgeon 0.12 s against 0.21 s, a join on the four
     risk strata 0.2 s against 1.5 s.
     """
-    present = [c for c in dict.fromkeys(columns) if frame.schema[c] == pl.String()]
-    return frame.with_columns(pl.col(c).cast(pl.Enum(frame[c].unique().drop_nulls().sort())) for c in present)
+    present = [c for c in dict.fromkeys(columns) if frame.schema[c] in (pl.String(), pl.Categorical())]
+    return frame.with_columns(
+        pl.col(c).cast(pl.Enum(frame[c].unique().drop_nulls().cast(pl.String).sort())) for c in present
+    )
 
 
 def as_text(frame: pl.DataFrame) -> pl.DataFrame:

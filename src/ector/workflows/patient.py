@@ -39,13 +39,13 @@ def patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, out: Materialis
     """
     out = out or InMemory()
     columns = ["patient_id", *(d for d in DIMENSIONS if d != "all"), *OUTCOMES, *PER_PATIENT_COLUMNS]
-    frame, availability = load_view(mart, columns, analysis, out)
+    frame, availability = load_view(mart, columns, analysis, out, keys=[d for d in DIMENSIONS if d != "all"])
     ids = patient_ids(frame)
     patient = _patient_key(frame, ids)
-    lazy = frame.lazy().with_columns(patient.alias(_PATIENT))
-    *cells, per_patient = out.collect_all(
-        [*(_cohort_plan(lazy, d) for d in DIMENSIONS), per_patient_plan(lazy, availability)], held=True
-    )
+    frame = frame.with_columns(patient.alias(_PATIENT))
+    # One after the other: the per-patient group-by holds a group per patient, which the cohorts need not share.
+    per_patient = out.collect(per_patient_plan(frame.lazy(), availability), held=True)
+    cells = out.collect_all([_cohort_plan(frame.lazy(), d) for d in DIMENSIONS], held=True)
     summary = pl.concat([_cohort_rates(c, availability) for c in cells])
     return {
         "summary": _sort_cells(summary),
@@ -78,7 +78,7 @@ def _patient_key(frame: pl.DataFrame, ids: pl.Series) -> pl.Expr:
 
 def _cohort_plan(mart: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
     """Return the plan of cases, patients and per-outcome known/event counts per level of `dimension`."""
-    level = pl.lit("all") if dimension == "all" else pl.col(dimension).cast(pl.String)
+    level = pl.lit("all") if dimension == "all" else pl.col(dimension)
     return (
         mart.group_by(level.alias("__level"))
         .agg(
@@ -92,7 +92,7 @@ def _cohort_plan(mart: pl.LazyFrame, dimension: str) -> pl.LazyFrame:
             *(pl.col(o).count().cast(pl.Int64).alias(f"{o}_cases") for o in OUTCOMES),
             *(pl.col(o).cast(pl.Int64).sum().alias(f"{o}_events") for o in OUTCOMES),
         )
-        .with_columns(dimension=pl.lit(dimension), level=pl.col("__level"))
+        .with_columns(dimension=pl.lit(dimension), level=pl.col("__level").cast(pl.String))
     )
 
 
