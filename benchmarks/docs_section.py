@@ -104,7 +104,7 @@ def render(results: list[dict[str, Any]]) -> str:
                 for run in pg["runs"]:
                     speed = f"{pandas['seconds'] / run['seconds']:.1f}x" if run is not pandas else ""
                     lines.append(f"| {run['name']} | {run['seconds']:.1f} | {_mb(run['peak_mb'])} | {speed} |")
-        lines += ["", "Targets (issue #9, set for 10M cases):", ""]
+        lines += ["", "Targets (issue #17: DuckDB ratios at 10M cases, pandas, `ector all` and the report at 1M):", ""]
         for t in r["targets"]:
             verdict = {True: "PASS", False: "**MISS**", None: "n/a"}[t["pass"]]
             lines.append(f"- {verdict}: {t['target']} ({t['value']})")
