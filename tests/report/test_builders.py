@@ -126,6 +126,11 @@ def test_highlighted_surgeons_come_first_then_the_most_severe_flags() -> None:
         '<link rel="stylesheet" href="//fonts.example/css">',
         "<style>@import 'fonts.css';</style>",
         "<style>a { background: url(http://x.example/y.png); }</style>",
+        '<VIDEO POSTER = "HTTPS://x.example/y.jpg">',
+        "<form action='//x.example/post'>",
+        "<object DATA=//x.example/o>",
+        "<style>@IMPORT 'fonts.css';</style>",
+        '<p style="background: URL( "https://x.example/f.png")">',
     ],
 )
 def test_external_references_are_found_in_every_form(page: str) -> None:

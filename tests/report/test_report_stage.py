@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ector.errors import EXIT_USAGE, ConfigError, MissingInputError
+from ector.errors import EXIT_USAGE, ConfigError, EctorError, MissingInputError
+from ector.report import page
 from ector.report.disclosure import pseudonym
 from ector.report.render import RenderedFigure, write_report
 from tests.report.conftest import make_report
@@ -124,6 +125,17 @@ def test_report_is_self_contained(report: str, request: pytest.FixtureRequest) -
     assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
     assert re.findall(r"<script[^>]*\ssrc=", page) == []
     assert all(external_references(t) == [] for n, t in report_texts(folder).items() if n.startswith("tables/"))
+
+
+def test_a_network_reference_in_the_page_stops_the_report_before_writing(
+    views_workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(page, "_CSS", page._CSS + "@import url('https://fonts.example/f.css');")
+
+    with pytest.raises(EctorError, match="refers to a network resource"):
+        make_report(views_workdir, tmp_path / "out", "internal")
+
+    assert not (tmp_path / "out").exists()
 
 
 def test_external_report_without_a_key_fails_before_writing_anything(views_workdir: Path, tmp_path: Path) -> None:

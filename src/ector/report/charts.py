@@ -19,6 +19,8 @@ from ector.report.formats import FLAG_LABELS, outcome_label
 # plotnine annotates some of its functions and not others (aes, theme, element_*): mypy --strict would reject
 # each call to an unannotated one, so the builders reach plotnine through an Any-typed name.
 p9: Any = plotnine
+# Each builder adds its layers in place, as one list: `plot + layer` deep-copies the plot first (the demo's
+# 17 charts: 0.36 s of CPU to build one `+` at a time, 0.19 s with lists).
 
 POINT_COLOURS: Final[dict[str, str]] = {
     "high_alarm": "#b2182b",
@@ -74,29 +76,29 @@ def funnel_chart(data: FunnelData, *, unit_noun: str) -> ggplot:
     )
     if data.tau2 is not None:
         caption += f"; overdispersion phi = {data.phi:.3g}, tau2 = {data.tau2:.3g}"
-    plot: ggplot = (
-        p9.ggplot()
-        + p9.geom_hline(yintercept=data.target, colour="#333333", size=0.5)
-        + p9.geom_line(
+    plot: ggplot = p9.ggplot()
+    plot += [
+        p9.geom_hline(yintercept=data.target, colour="#333333", size=0.5),
+        p9.geom_line(
             p9.aes("x", "y", group="series", linetype="limit"), data=_pandas(curves), colour="#555555", size=0.45
-        )
-        + p9.scale_linetype_manual(values={inner: "dashed", outer: "dotted"}, guide=None)
-        + p9.geom_point(
+        ),
+        p9.scale_linetype_manual(values={inner: "dashed", outer: "dotted"}, guide=None),
+        p9.geom_point(
             p9.aes("denominator", "value", colour="flag"),
             data=_pandas(points),
             size=1.8,
             alpha=0.85,
             raster=points.height > RASTER_ABOVE,
-        )
-        + p9.scale_colour_manual(values=colours, breaks=[v for k, v in FLAG_LABELS.items() if k in POINT_COLOURS])
-        + p9.labs(
+        ),
+        p9.scale_colour_manual(values=colours, breaks=[v for k, v in FLAG_LABELS.items() if k in POINT_COLOURS]),
+        p9.labs(
             title=title,
             x="cases (N)" if proportion else "expected events (E)",
             y="rate" if proportion else "observed / expected",
             caption=caption,
-        )
-        + _theme(7.5, 4.8)
-    )
+        ),
+        _theme(7.5, 4.8),
+    ]
     if labelled.height:
         plot += p9.geom_text(
             p9.aes("denominator", "value", label="label"),
@@ -118,20 +120,20 @@ def learning_chart(lines: pl.DataFrame, bins: pl.DataFrame, *, title: str, capti
     """Return learning curves, one panel per surgeon: binned median minutes and the moving median per family."""
     panels = max(1, lines["panel"].n_unique() if lines.height else bins["panel"].n_unique())
     rows = -(-panels // FACET_COLUMNS)
-    plot: ggplot = (
-        p9.ggplot()
-        + p9.geom_point(
+    plot: ggplot = p9.ggplot()
+    plot += [
+        p9.geom_point(
             p9.aes("case_sequence", "minutes", colour="procedure_family"), data=_pandas(bins), size=1.2, alpha=0.6
-        )
-        + p9.geom_line(
+        ),
+        p9.geom_line(
             p9.aes("case_sequence", "moving_median", colour="procedure_family"), data=_pandas(lines), size=0.6
-        )
-        + p9.facet_wrap("panel", ncol=FACET_COLUMNS, scales="free_x")
-        + p9.labs(
+        ),
+        p9.facet_wrap("panel", ncol=FACET_COLUMNS, scales="free_x"),
+        p9.labs(
             title=title, x="case number (surgeon's own, per procedure family)", y="operative minutes", caption=caption
-        )
-        + _theme(8.5, 1.2 + 2.3 * rows)
-    )
+        ),
+        _theme(8.5, 1.2 + 2.3 * rows),
+    ]
     return plot
 
 
@@ -142,14 +144,14 @@ def monitoring_chart(paths: pl.DataFrame, column: str, *, title: str, y_label: s
     data = paths.with_columns(
         outcome=pl.col("outcome").map_elements(lambda o: outcome_label(o, short=True), return_dtype=pl.String)
     )
-    plot: ggplot = (
-        p9.ggplot(_pandas(data), p9.aes("seq", column, colour="outcome"))
-        + p9.geom_hline(yintercept=0, colour="#999999", size=0.4)
-        + p9.geom_step(size=0.6)
-        + p9.facet_wrap("unit", ncol=FACET_COLUMNS, scales="free_x")
-        + p9.labs(title=title, x="monitored case number", y=y_label, caption=caption)
-        + _theme(8.5, 1.2 + 2.3 * rows)
-    )
+    plot: ggplot = p9.ggplot(_pandas(data), p9.aes("seq", column, colour="outcome"))
+    plot += [
+        p9.geom_hline(yintercept=0, colour="#999999", size=0.4),
+        p9.geom_step(size=0.6),
+        p9.facet_wrap("unit", ncol=FACET_COLUMNS, scales="free_x"),
+        p9.labs(title=title, x="monitored case number", y=y_label, caption=caption),
+        _theme(8.5, 1.2 + 2.3 * rows),
+    ]
     return plot
 
 
@@ -163,23 +165,23 @@ def trend_chart(
     """
     periods = sorted(trend["period"].unique().drop_nulls().to_list())
     step = max(1, len(periods) // 12)
-    plot: ggplot = (
-        p9.ggplot(_pandas(trend), p9.aes("period", "unit", fill="cases"))
-        + p9.geom_tile(colour="white", size=0.3, raster=trend.height > RASTER_ABOVE)
-        + p9.scale_fill_gradient(
+    plot: ggplot = p9.ggplot(_pandas(trend), p9.aes("period", "unit", fill="cases"))
+    plot += [
+        p9.geom_tile(colour="white", size=0.3, raster=trend.height > RASTER_ABOVE),
+        p9.scale_fill_gradient(
             low="#deebf7",
             high="#08519c",
             na_value="#d9d9d9",
             name="cases",
             guide=p9.guide_colorbar(nbin=24),
             breaks=_extremes if extremes_only else True,
-        )
-        + p9.scale_x_discrete(breaks=periods[::step])
-        + p9.scale_y_discrete(limits=list(reversed(order)))
-        + p9.labs(title=title, x="period", y="", caption=caption)
-        + _theme(8.5, 1.6 + 0.22 * len(order))
-        + p9.theme(axis_text_x=p9.element_text(rotation=45, ha="right"), legend_position="right")
-    )
+        ),
+        p9.scale_x_discrete(breaks=periods[::step]),
+        p9.scale_y_discrete(limits=list(reversed(order))),
+        p9.labs(title=title, x="period", y="", caption=caption),
+        _theme(8.5, 1.6 + 0.22 * len(order)),
+        p9.theme(axis_text_x=p9.element_text(rotation=45, ha="right"), legend_position="right"),
+    ]
     return plot
 
 
@@ -198,16 +200,16 @@ def case_mix_chart(mix: pl.DataFrame, order: Sequence[str], *, title: str, capti
         characteristic=pl.col("characteristic").replace_strict(names, default=pl.col("characteristic"))
     )
     reference = data.group_by("characteristic").agg(pl.col("all_percent").first())
-    plot: ggplot = (
-        p9.ggplot()
-        + p9.geom_vline(p9.aes(xintercept="all_percent"), data=_pandas(reference), colour="#b2182b", linetype="dashed")
-        + p9.geom_point(p9.aes("percent", "unit"), data=_pandas(data.filter(pl.col("percent").is_not_null())), size=1.8)
-        + p9.facet_wrap("characteristic", nrow=1, scales="free_x")
-        + p9.scale_x_continuous(breaks=breaks_extended(n=3))
-        + p9.scale_y_discrete(limits=list(reversed(order)))
-        + p9.labs(title=title, x="% of the unit's cases (dashed: all units)", y="", caption=caption)
-        + _theme(8.5, 1.8 + 0.2 * len(order))
-    )
+    plot: ggplot = p9.ggplot()
+    plot += [
+        p9.geom_vline(p9.aes(xintercept="all_percent"), data=_pandas(reference), colour="#b2182b", linetype="dashed"),
+        p9.geom_point(p9.aes("percent", "unit"), data=_pandas(data.filter(pl.col("percent").is_not_null())), size=1.8),
+        p9.facet_wrap("characteristic", nrow=1, scales="free_x"),
+        p9.scale_x_continuous(breaks=breaks_extended(n=3)),
+        p9.scale_y_discrete(limits=list(reversed(order))),
+        p9.labs(title=title, x="% of the unit's cases (dashed: all units)", y="", caption=caption),
+        _theme(8.5, 1.8 + 0.2 * len(order)),
+    ]
     return plot
 
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import polars as pl
 
 from ector.errors import ConfigError, EctorError
 from ector.privacy import hmac_code
-from ector.settings import Audience, Settings
+
+if TYPE_CHECKING:  # not imported at run time: figure workers import this module, and settings costs them 0.2 s
+    from ector.settings import Audience, Settings
 
 SMALL: Final = "small"  # a count from 1 to k-1: shown as <k
 COMPLEMENTARY: Final = "complementary"  # withheld so that a small count cannot be derived from a total
