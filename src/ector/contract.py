@@ -8,9 +8,10 @@ A deployment's own table and column names are mapped onto these once, at ingest 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 # Canonical code values. Consolidation maps source variants onto these (code maps in `consolidate.codes`).
 SEXES: Final = ("F", "M", "U")
@@ -22,7 +23,19 @@ DISCHARGE_DESTINATIONS: Final = ("home", "facility", "died")
 SITE_TYPES: Final = ("teaching", "community", "ambulatory")
 AGE_BANDS: Final = ("<40", "40-59", "60-69", "70-79", "80+")
 
-TIMESTAMP: Final = pl.Datetime("us")
+
+def _dtype(name: str) -> pl.DataType:
+    """The polars dtype called `name` (`String`, `Timestamp`: microseconds, no zone). polars is imported here, not
+    with the module: `ector --help` reads the contract through the stages' declarations and must start fast."""
+    import polars as pl
+
+    return pl.Datetime("us") if name == "Timestamp" else getattr(pl, name)()
+
+
+def __getattr__(name: str) -> pl.DataType:
+    if name == "TIMESTAMP":  # the dtype of every timestamp of the contract
+        return _dtype("Timestamp")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -30,11 +43,16 @@ class Column:
     """One canonical column: its name, dtype once consolidated, whether it is required, and what it means."""
 
     name: str
-    dtype: pl.DataType
+    dtype_name: str  # a polars dtype: String, Int8, Int32, Date, Timestamp, ...
     required: bool
     meaning: str
     codes: tuple[str, ...] | None = None  # the canonical values of a coded column
     personal: bool = False  # a direct identifier or personal datum: never in logs or reports
+
+    @property
+    def dtype(self) -> pl.DataType:
+        """The column's polars dtype once consolidated."""
+        return _dtype(self.dtype_name)
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,8 @@ class Table:
     @property
     def schema(self) -> pl.Schema:
         """The consolidated dtypes of this table, in contract order."""
+        import polars as pl
+
         return pl.Schema({c.name: c.dtype for c in self.columns})
 
     def column(self, name: str) -> Column:
@@ -79,7 +99,7 @@ class Table:
 
 def _c(
     name: str,
-    dtype: pl.DataType,
+    dtype: str,
     required: bool,
     meaning: str,
     codes: tuple[str, ...] | None = None,
@@ -88,7 +108,7 @@ def _c(
     return Column(name, dtype, required, meaning, codes, personal)
 
 
-_UPDATED_AT = _c("updated_at", TIMESTAMP, False, "when the source stream last changed the row")
+_UPDATED_AT = _c("updated_at", "Timestamp", False, "when the source stream last changed the row")
 
 SITES = Table(
     name="sites",
@@ -96,10 +116,10 @@ SITES = Table(
     mandatory=False,
     meaning="one row per hospital or surgical site",
     columns=(
-        _c("site_id", pl.String(), True, "key"),
-        _c("site_name", pl.String(), True, "display name"),
-        _c("region", pl.String(), False, "health region or state"),
-        _c("site_type", pl.String(), False, "teaching, community or ambulatory", SITE_TYPES),
+        _c("site_id", "String", True, "key"),
+        _c("site_name", "String", True, "display name"),
+        _c("region", "String", False, "health region or state"),
+        _c("site_type", "String", False, "teaching, community or ambulatory", SITE_TYPES),
         _UPDATED_AT,
     ),
 )
@@ -110,11 +130,11 @@ SURGEONS = Table(
     mandatory=False,
     meaning="one row per operating surgeon",
     columns=(
-        _c("surgeon_id", pl.String(), True, "key"),
-        _c("surgeon_name", pl.String(), False, "personal data: never in an external report", personal=True),
-        _c("specialty", pl.String(), False, "general, orthopaedic, urology, gynaecology, cardiothoracic, ..."),
-        _c("primary_site_id", pl.String(), False, "the surgeon's main site (-> sites)"),
-        _c("first_year_in_practice", pl.Int32(), False, "year the surgeon started operating"),
+        _c("surgeon_id", "String", True, "key"),
+        _c("surgeon_name", "String", False, "personal data: never in an external report", personal=True),
+        _c("specialty", "String", False, "general, orthopaedic, urology, gynaecology, cardiothoracic, ..."),
+        _c("primary_site_id", "String", False, "the surgeon's main site (-> sites)"),
+        _c("first_year_in_practice", "Int32", False, "year the surgeon started operating"),
         _UPDATED_AT,
     ),
     references=(Reference("primary_site_id", "sites", required=False),),
@@ -126,10 +146,10 @@ PATIENTS = Table(
     mandatory=False,
     meaning="one row per patient",
     columns=(
-        _c("patient_id", pl.String(), True, "key; a direct identifier", personal=True),
-        _c("birth_date", pl.Date(), True, "date of birth", personal=True),
-        _c("sex", pl.String(), True, "F, M or U", SEXES),
-        _c("death_date", pl.Date(), False, "null: not known to have died"),
+        _c("patient_id", "String", True, "key; a direct identifier", personal=True),
+        _c("birth_date", "Date", True, "date of birth", personal=True),
+        _c("sex", "String", True, "F, M or U", SEXES),
+        _c("death_date", "Date", False, "null: not known to have died"),
         _UPDATED_AT,
     ),
 )
@@ -140,24 +160,24 @@ CASES = Table(
     mandatory=True,
     meaning="one row per surgical procedure (the fact table)",
     columns=(
-        _c("case_id", pl.String(), True, "key"),
-        _c("patient_id", pl.String(), True, "-> patients", personal=True),
-        _c("surgeon_id", pl.String(), True, "primary operating surgeon (-> surgeons)"),
-        _c("site_id", pl.String(), True, "-> sites"),
-        _c("procedure_code", pl.String(), True, "source procedure code (CPT, OPCS, ...)"),
-        _c("procedure_family", pl.String(), True, "procedure grouping, e.g. cholecystectomy, colectomy"),
-        _c("approach", pl.String(), False, "open, laparoscopic or robotic", APPROACHES),
-        _c("urgency", pl.String(), False, "elective, urgent or emergency", URGENCIES),
-        _c("asa_class", pl.Int8(), False, "ASA physical status 1-5"),
-        _c("admission_date", pl.Date(), True, "date of admission for the procedure"),
-        _c("surgery_start", TIMESTAMP, True, "knife to skin (local time)"),
-        _c("surgery_end", TIMESTAMP, False, "skin closure (local time)"),
-        _c("discharge_date", pl.Date(), False, "null: still in hospital"),
-        _c("converted_to_open", pl.Boolean(), False, "conversion to open (laparoscopic or robotic only)"),
-        _c("blood_loss_ml", pl.Float64(), False, "estimated blood loss in millilitres"),
-        _c("discharge_destination", pl.String(), False, "home, facility or died", DISCHARGE_DESTINATIONS),
-        _c("predicted_mortality", pl.Float64(), False, "predicted risk of death 0-1 from an external model"),
-        _c("source_system", pl.String(), False, "the source stream that delivered the row"),
+        _c("case_id", "String", True, "key"),
+        _c("patient_id", "String", True, "-> patients", personal=True),
+        _c("surgeon_id", "String", True, "primary operating surgeon (-> surgeons)"),
+        _c("site_id", "String", True, "-> sites"),
+        _c("procedure_code", "String", True, "source procedure code (CPT, OPCS, ...)"),
+        _c("procedure_family", "String", True, "procedure grouping, e.g. cholecystectomy, colectomy"),
+        _c("approach", "String", False, "open, laparoscopic or robotic", APPROACHES),
+        _c("urgency", "String", False, "elective, urgent or emergency", URGENCIES),
+        _c("asa_class", "Int8", False, "ASA physical status 1-5"),
+        _c("admission_date", "Date", True, "date of admission for the procedure"),
+        _c("surgery_start", "Timestamp", True, "knife to skin (local time)"),
+        _c("surgery_end", "Timestamp", False, "skin closure (local time)"),
+        _c("discharge_date", "Date", False, "null: still in hospital"),
+        _c("converted_to_open", "Boolean", False, "conversion to open (laparoscopic or robotic only)"),
+        _c("blood_loss_ml", "Float64", False, "estimated blood loss in millilitres"),
+        _c("discharge_destination", "String", False, "home, facility or died", DISCHARGE_DESTINATIONS),
+        _c("predicted_mortality", "Float64", False, "predicted risk of death 0-1 from an external model"),
+        _c("source_system", "String", False, "the source stream that delivered the row"),
         _UPDATED_AT,
     ),
     references=(
@@ -173,11 +193,11 @@ COMPLICATIONS = Table(
     mandatory=False,
     meaning="zero or more rows per case",
     columns=(
-        _c("complication_id", pl.String(), True, "key"),
-        _c("case_id", pl.String(), True, "-> cases"),
-        _c("complication_type", pl.String(), True, "ssi, bleeding, vte, pneumonia, anastomotic_leak, ..."),
-        _c("clavien_dindo", pl.String(), True, "Clavien-Dindo grade I to V", CLAVIEN_DINDO),
-        _c("onset_date", pl.Date(), False, "date the complication began"),
+        _c("complication_id", "String", True, "key"),
+        _c("case_id", "String", True, "-> cases"),
+        _c("complication_type", "String", True, "ssi, bleeding, vte, pneumonia, anastomotic_leak, ..."),
+        _c("clavien_dindo", "String", True, "Clavien-Dindo grade I to V", CLAVIEN_DINDO),
+        _c("onset_date", "Date", False, "date the complication began"),
         _UPDATED_AT,
     ),
     references=(Reference("case_id", "cases", required=True),),
@@ -189,12 +209,12 @@ ENCOUNTERS = Table(
     mandatory=False,
     meaning="hospital admissions after the index case (for readmission)",
     columns=(
-        _c("encounter_id", pl.String(), True, "key"),
-        _c("patient_id", pl.String(), True, "-> patients", personal=True),
-        _c("site_id", pl.String(), False, "-> sites (may differ from the surgery's site)"),
-        _c("admission_date", pl.Date(), True, "date of admission"),
-        _c("discharge_date", pl.Date(), False, "date of discharge"),
-        _c("planned", pl.Boolean(), False, "planned admissions are not readmissions"),
+        _c("encounter_id", "String", True, "key"),
+        _c("patient_id", "String", True, "-> patients", personal=True),
+        _c("site_id", "String", False, "-> sites (may differ from the surgery's site)"),
+        _c("admission_date", "Date", True, "date of admission"),
+        _c("discharge_date", "Date", False, "date of discharge"),
+        _c("planned", "Boolean", False, "planned admissions are not readmissions"),
         _UPDATED_AT,
     ),
     references=(
@@ -223,4 +243,6 @@ def personal_columns() -> set[str]:
 
 def normalised_key(value: pl.Expr) -> pl.Expr:
     """A key or reference as consolidation compares it: text, trimmed, upper case (` p001` and `P001` match)."""
+    import polars as pl
+
     return value.cast(pl.String).str.strip_chars().str.to_uppercase()

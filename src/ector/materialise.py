@@ -1,7 +1,7 @@
 """What stage logic may ask of the runner: collect plans, write named outputs, and spill intermediate frames.
 
 Stage logic builds plans and decides what to compute when; it never opens a file or picks an engine. It gets a
-`Materialiser`: the runner's (`pipeline.StageContext`) writes outputs to the stage's staging folder and spills
+`Materialiser`: the runner's (`runner.StageOutputs`) writes outputs to the stage's staging folder and spills
 to its scratch folder, with `settings.engine`; `InMemory` keeps everything in memory, for the library and its
 tests. Both collect through the engine seam (`ector.engine`), so the same loop runs either way.
 
@@ -10,7 +10,7 @@ An output is named relative to the stage's folder without its suffix: `cases`, `
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -41,6 +41,11 @@ class Materialiser(Protocol):
         """Return a plan reading `frame` back, having moved it out of memory if the materialiser can."""
         ...
 
+    def spill_in_turn(self, name: str, plans: Iterable[pl.LazyFrame]) -> pl.LazyFrame:
+        """Compute each plan, one after the other, and return the plan that reads their rows back in that order
+        (out of memory if the materialiser can: memory holds one plan's rows at a time)."""
+        ...
+
 
 @dataclass
 class InMemory:
@@ -61,3 +66,8 @@ class InMemory:
 
     def spill(self, name: str, frame: pl.DataFrame) -> pl.LazyFrame:
         return frame.lazy()
+
+    def spill_in_turn(self, name: str, plans: Iterable[pl.LazyFrame]) -> pl.LazyFrame:
+        import polars as pl
+
+        return pl.concat([self.collect(plan).lazy() for plan in plans])

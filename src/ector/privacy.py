@@ -17,8 +17,6 @@ import polars as pl
 
 from ector.contract import normalised_key
 
-PATIENT_KEY_VARIABLE: Final = "ECTOR_PRIVACY__PATIENT_ID_KEY"
-MIN_PATIENT_KEY_LENGTH: Final = 16  # a short key could be found by trying keys against known patient ids
 PATIENT_PREFIX: Final = "PX-"
 # 25 hex digits are 100 bits: a collision among 100 million patients has odds of about 1 in 10^14.
 _PATIENT_CODE_LENGTH: Final = 25

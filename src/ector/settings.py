@@ -11,8 +11,9 @@ import json
 import os
 import re
 from contextvars import ContextVar
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import yaml
@@ -26,6 +27,9 @@ from pydantic_settings import (
 
 from ector.contract import TABLE_NAMES
 from ector.errors import ConfigError, redact, register_secret
+
+PATIENT_KEY_VARIABLE: Final = "ECTOR_PRIVACY__PATIENT_ID_KEY"
+MIN_PATIENT_KEY_LENGTH: Final = 16  # a short key could be found by trying keys against known patient ids
 
 # Where settings are looked for when neither --config nor $ECTOR_CONFIG names a file.
 DEFAULT_CONFIG_FILES = (Path("ector.yaml"), Path("config/configuration.yaml"))
@@ -130,9 +134,23 @@ class ConsolidationSettings(_Section):
     )
     date_formats: list[str] | None = Field(None, description="strftime formats for date text (default: built-in)")
     timestamp_formats: list[str] | None = Field(None, description="strftime formats for timestamp text")
-    run_date: str | None = Field(
+    run_date: date | None = Field(
         None, description="the date after which a date is 'in the future' (ISO; default: today)"
     )
+
+    @field_validator("run_date", mode="before")
+    @classmethod
+    def _run_date_is_iso(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO date: write it as YYYY-MM-DD") from None
+        return value
+
+    def today(self) -> date:
+        """The date after which a date is in the future: run_date, else today."""
+        return self.run_date or date.today()
 
 
 class AnalysisSettings(_Section):
@@ -170,6 +188,22 @@ class PrivacySettings(_Section):
         None, description="when set, patient ids are replaced at ingest by a keyed hash"
     )
     pseudonym_key: SecretStr | None = Field(None, description="key for stable surgeon pseudonyms")
+
+    @field_validator("patient_id_key")
+    @classmethod
+    def _patient_key_is_long(cls, value: SecretStr | None) -> SecretStr | None:
+        # A short key could be found by trying keys against known patient ids; empty means unset.
+        secret = value.get_secret_value() if value is not None else ""
+        if secret and len(secret) < MIN_PATIENT_KEY_LENGTH:
+            raise ValueError(
+                f"shorter than {MIN_PATIENT_KEY_LENGTH} characters: set {PATIENT_KEY_VARIABLE} to a longer secret"
+                " (e.g. `openssl rand -hex 16`)"
+            )
+        return value if secret else None
+
+    def patient_key_bytes(self) -> bytes | None:
+        """patient_id_key as bytes, None when unset."""
+        return self.patient_id_key.get_secret_value().encode("utf-8") if self.patient_id_key is not None else None
 
 
 class Settings(BaseSettings):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ector import __version__
-from ector.errors import EctorError, InputError, MissingInputError
+from ector.errors import ConfigError, EctorError, InputError, MissingInputError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -90,6 +90,64 @@ def write_failure(exc: BaseException) -> str | None:
     if found is None or int(found[1]) not in _WRITE_ERRNOS:
         return None
     return os.strerror(int(found[1])).lower()
+
+
+OWN_FOLDER_MARK = ".ector"  # in a folder Ector writes whole (the report): what marks it as Ector's own
+
+
+def check_own_folder(target: Path) -> None:
+    """Raise ConfigError when `target` holds files and is not a folder Ector wrote: replacing it would delete them.
+
+    A folder is Ector's own when it holds OWN_FOLDER_MARK, or is the `report` folder of a work directory (its
+    manifest says so) written before the mark existed.
+    """
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise ConfigError(f"{target} is a file, not a folder", "name a folder for the report")
+    if (target / OWN_FOLDER_MARK).is_file() or not any(target.iterdir()):
+        return
+    manifest = target.parent / MANIFEST
+    if target.name == "report" and manifest.is_file() and '"report"' in manifest.read_text(encoding="utf-8"):
+        return
+    raise ConfigError(
+        f"{target} holds files Ector did not write, and writing the report there would replace them",
+        "choose an empty or new folder, or remove the files",
+    )
+
+
+def publish_folder(staged: Path, target: Path) -> None:
+    """Replace folder `target` by the folder `staged` whole, then remove the previous one.
+
+    On Linux the two are exchanged in one step (renameat2 with RENAME_EXCHANGE): a reader, or a run killed at any
+    moment, finds the previous folder or the new one. Elsewhere the previous folder is first renamed aside.
+    """
+    if not target.exists():
+        os.replace(staged, target)
+        return
+    if _exchange(staged, target):
+        shutil.rmtree(staged, ignore_errors=True)  # it now holds the previous folder
+        return
+    previous = target.with_name(f".{target.name}.previous-{os.getpid()}")
+    os.replace(target, previous)
+    os.replace(staged, target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _exchange(one: Path, other: Path) -> bool:
+    """Exchange two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:  # a C library older than glibc 2.28
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(one), at_fdcwd, os.fsencode(other), rename_exchange)
+    return bool(done == 0)
 
 
 def rerun_hint(producer: str | None) -> str:

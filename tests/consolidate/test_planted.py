@@ -14,16 +14,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ector import stages
+from ector import demo
+from ector.chain import CONSOLIDATE, INGEST
 from ector.consolidate import rules
-from ector.consolidate.stage import consolidate_stage
 from ector.consolidate.summary import TableTotals, table_totals
 from ector.contract import TABLES
-from ector.pipeline import run_stage
-
-demo = pytest.importorskip("ector.demo")
-if not hasattr(demo, "write_demo"):
-    pytest.skip("ector.demo has no write_demo yet", allow_module_level=True)
+from ector.runner import run_stage
 
 CASES = 3_000
 SEEDS = (3, 7, 11)
@@ -44,8 +40,8 @@ def _consolidated(root: Path, seed: int, clean: bool) -> tuple[Path, dict[str, A
             "consolidation.max_quarantine_fraction": 1.0,
         }
     )
-    run_stage("ingest", lambda context: stages.ingest(context, None), settings)
-    run_stage("consolidate", consolidate_stage, settings)
+    run_stage(INGEST, settings)
+    run_stage(CONSOLIDATE, settings)
     return workdir, result.truth
 
 

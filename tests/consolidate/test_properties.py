@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ector.chain import CONSOLIDATE
 from ector.consolidate.quarantine import ordered
-from ector.consolidate.stage import consolidate_stage
 from ector.consolidate.summary import table_totals
 from ector.contract import TABLES, Column, Table
 from ector.ingest.canonical import ingest_dtype
-from ector.pipeline import run_stage
+from ector.runner import run_stage
 from ector.settings import load_settings
 from tests.consolidate.frames import RUN_DATE, run
 
@@ -143,7 +143,7 @@ def _stage_agrees_with_library(tables: dict[str, pl.DataFrame]) -> None:
             "consolidation.run_date": RUN_DATE.isoformat(),
             "consolidation.max_quarantine_fraction": 1.0,
         }
-        run_stage("consolidate", consolidate_stage, load_settings(overrides=overrides))
+        run_stage(CONSOLIDATE, load_settings(overrides=overrides))
         folder = workdir / "consolidate"
         assert pl.read_parquet(folder / "summary.parquet").equals(expected.summary)
         for name in tables:

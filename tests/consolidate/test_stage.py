@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ector.consolidate.stage import consolidate_stage
+from ector.chain import CONSOLIDATE
 from ector.contract import TABLES
 from ector.errors import EXIT_GATE, MissingInputError, QualityGateError
-from ector.pipeline import run_stage
+from ector.runner import run_stage
 from ector.settings import Settings, load_settings
 from tests.consolidate.frames import RUN_DATE, edit, gold
 
@@ -39,7 +39,7 @@ def test_stage_writes_clean_tables_quarantines_and_summary(tmp_path: Path) -> No
     tables["cases"] = edit(tables["cases"], 0, asa_class=9)
     _ingest(tmp_path, tables)
 
-    run_stage("consolidate", consolidate_stage, _settings(tmp_path, max_quarantine_fraction=0.5))
+    run_stage(CONSOLIDATE, _settings(tmp_path, max_quarantine_fraction=0.5))
 
     folder = tmp_path / "consolidate"
     for name, table in TABLES.items():
@@ -62,7 +62,7 @@ def test_stage_writes_clean_tables_quarantines_and_summary(tmp_path: Path) -> No
 def test_stage_prints_the_reconciliation_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _ingest(tmp_path, gold())
 
-    run_stage("consolidate", consolidate_stage, _settings(tmp_path))
+    run_stage(CONSOLIDATE, _settings(tmp_path))
 
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -72,14 +72,14 @@ def test_stage_prints_the_reconciliation_on_stderr(tmp_path: Path, capsys: pytes
 
 def test_missing_ingest_names_the_command_to_run_first(tmp_path: Path) -> None:
     with pytest.raises(MissingInputError) as raised:
-        run_stage("consolidate", consolidate_stage, _settings(tmp_path))
+        run_stage(CONSOLIDATE, _settings(tmp_path))
     assert "ector ingest" in str(raised.value)
 
 
 def test_missing_optional_table_is_fine_and_recorded(tmp_path: Path) -> None:
     _ingest(tmp_path, gold("sites"))
 
-    run_stage("consolidate", consolidate_stage, _settings(tmp_path))
+    run_stage(CONSOLIDATE, _settings(tmp_path))
 
     assert sorted(_files(tmp_path)) == [
         "cases.parquet",
@@ -95,7 +95,7 @@ def test_missing_optional_table_is_fine_and_recorded(tmp_path: Path) -> None:
 def test_zero_row_ingest_consolidates_to_empty_tables(tmp_path: Path) -> None:
     _ingest(tmp_path, {name: frame.clear() for name, frame in gold().items()})
 
-    run_stage("consolidate", consolidate_stage, _settings(tmp_path))
+    run_stage(CONSOLIDATE, _settings(tmp_path))
 
     assert pl.read_parquet(tmp_path / "consolidate" / "cases.parquet").height == 0
     summary = pl.read_parquet(tmp_path / "consolidate" / "summary.parquet")
@@ -104,7 +104,7 @@ def test_zero_row_ingest_consolidates_to_empty_tables(tmp_path: Path) -> None:
 
 def test_gate_trips_names_the_table_and_publishes_nothing(tmp_path: Path) -> None:
     _ingest(tmp_path, gold())
-    run_stage("consolidate", consolidate_stage, _settings(tmp_path))
+    run_stage(CONSOLIDATE, _settings(tmp_path))
     before = _files(tmp_path)
     dirty = gold()
     dirty["cases"] = edit(dirty["cases"], 0, surgeon_id="S9999")
@@ -112,7 +112,7 @@ def test_gate_trips_names_the_table_and_publishes_nothing(tmp_path: Path) -> Non
     _ingest(tmp_path, dirty)
 
     with pytest.raises(QualityGateError) as raised:
-        run_stage("consolidate", consolidate_stage, _settings(tmp_path, max_quarantine_fraction=0.25))
+        run_stage(CONSOLIDATE, _settings(tmp_path, max_quarantine_fraction=0.25))
 
     message = str(raised.value)
     assert raised.value.exit_code == EXIT_GATE
@@ -127,7 +127,7 @@ def test_gate_compares_strictly_more_than_the_fraction(tmp_path: Path) -> None:
     tables["cases"] = edit(tables["cases"], 0, asa_class=9)  # 1 of 4 cases
     _ingest(tmp_path, tables)
 
-    run_stage("consolidate", consolidate_stage, _settings(tmp_path, max_quarantine_fraction=0.25))
+    run_stage(CONSOLIDATE, _settings(tmp_path, max_quarantine_fraction=0.25))
 
     assert (tmp_path / "consolidate" / "cases.parquet").is_file()
 

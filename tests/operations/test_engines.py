@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ector.pipeline import StageContext
+from ector.runner import StageRun
 
 
 def _parquet_files(root: Path) -> list[Path]:
@@ -57,13 +57,13 @@ def test_consolidate_in_chunks_spilled_or_held_writes_the_files_of_one_chunk(
     """Chunks of 300 rows cut every table into ranges of keys; held in memory (the demo is far below spill_mb)
     or spilled to the stage's scratch files (spill_mb: 0), the files are those of one chunk."""
     spilled: list[tuple[str, str]] = []
-    real_spill = StageContext.spill
+    real_spill = StageRun.spill
 
-    def recording(context: StageContext, name: str, frame: pl.DataFrame) -> pl.LazyFrame:
-        spilled.append((context.workdir.root.name, name))
-        return real_spill(context, name, frame)
+    def recording(run: StageRun, name: str, frame: pl.DataFrame) -> pl.LazyFrame:
+        spilled.append((run.workdir.root.name, name))
+        return real_spill(run, name, frame)
 
-    monkeypatch.setattr(StageContext, "spill", recording)
+    monkeypatch.setattr(StageRun, "spill", recording)
     assert cli("-w", "whole", "all", "--source", str(gold), "--to", "consolidate").exit_code == 0
     monkeypatch.setenv("ECTOR_CHUNK_ROWS", "300")
     for workdir, spill_mb in (("held", "512"), ("spilled", "0")):

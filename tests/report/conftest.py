@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 import pytest
 
-from ector.pipeline import run_stage
-from ector.report.stage import report_stage
+from ector.chain import REPORT
+from ector.runner import run_stage
 from tests.report.workdirs import KEY, build_workdir, case_mart, settings_for
 
 
@@ -26,8 +26,8 @@ def _clean_session_environment() -> Iterator[None]:
 
 def make_report(workdir: Path, out: Path, audience: Literal["internal", "external"], **overrides: Any) -> Path:
     """Run the report stage on `workdir` through the runner, writing under `out`; return `out`."""
-    settings = settings_for(workdir, **overrides)
-    run_stage("report", lambda context: report_stage(context, audience, out), settings)
+    settings = settings_for(workdir, **{"report.audience": audience, **overrides})
+    run_stage(REPORT, settings, {"out": out})
     return out
 
 

@@ -1,67 +1,46 @@
-"""demo -> ingest -> consolidate -> transform -> workflows -> report, through the runner with the stage bodies.
+"""demo -> ingest -> consolidate -> transform -> workflows -> report, every stage through the runner.
 
-Skipped until every stage body exists. The external report of a demo run must show no surgeon id or name and
-no count from 1 to k-1 in any table or chart label (issue #7, "Done when").
+The external report of a demo run must show no surgeon id or name and no count from 1 to k-1 in any table or
+chart label (issue #7, "Done when").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
+from ector.chain import REPORT, chain_slice
+from ector.demo import write_demo
+from ector.runner import run_stage
+from ector.settings import load_settings
 from tests.report.scan import chart_labels, report_texts, small_counts, table_cells, without_data_uris
 
 DEMO_CASES = 5_000
 KEY = "end-to-end-pseudonym-key-0042"
 
 
-def _body(module: str, name: str) -> Callable[..., Any]:
-    loaded = pytest.importorskip(module)
-    if not hasattr(loaded, name):
-        pytest.skip(f"{module}.{name} does not exist yet")
-    body: Callable[..., Any] = getattr(loaded, name)
-    return body
-
-
 @pytest.fixture(scope="module")
 def demo_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """Run the demo and every stage up to the workflows; return the work directory and the planted truth."""
-    write_demo = _body("ector.demo", "write_demo")
-    ingest = _body("ector.stages", "ingest")
-    consolidate = _body("ector.consolidate.stage", "consolidate_stage")
-    transform = _body("ector.transform.stage", "transform_stage")
-    workflow = _body("ector.workflows.stage", "workflow_stage")
-    from ector.pipeline import run_stage
-    from ector.settings import load_settings
-
     root = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as patch:
         for name in [n for n in __import__("os").environ if n.startswith("ECTOR_")]:
             patch.delenv(name)
         demo = write_demo(f"{root / 'gold'}/", cases=DEMO_CASES, seed=7)
         settings = load_settings(overrides={"workdir": str(root / "work"), "source.uri": demo.source_uri})
-        run_stage("ingest", ingest, settings)
-        run_stage("consolidate", consolidate, settings)
-        run_stage("transform", transform, settings)
-        for view in ("patient", "surgeon", "site"):
-            run_stage(f"workflow/{view}", partial(workflow, view=view), settings)
+        for stage in chain_slice(None, "workflow"):
+            run_stage(stage, settings)
     return root / "work", demo.truth
 
 
 def _report(workdir: Path, audience: str, **overrides: Any) -> Path:
-    from ector.pipeline import run_stage
-    from ector.report.stage import report_stage
-    from ector.settings import load_settings
-
-    settings = load_settings(overrides={"workdir": str(workdir), **overrides})
+    settings = load_settings(overrides={"workdir": str(workdir), "report.audience": audience, **overrides})
     out = workdir / f"report-{audience}"
-    run_stage("report", lambda context: report_stage(context, audience, out), settings)  # type: ignore[arg-type]
+    run_stage(REPORT, settings, {"out": out})
     return out
 
 

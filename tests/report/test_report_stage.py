@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ector import runner
 from ector.errors import EXIT_USAGE, ConfigError, EctorError, MissingInputError
 from ector.report import page
 from ector.report.disclosure import pseudonym
-from ector.report.render import RenderedFigure, write_report
 from tests.report.conftest import make_report
 from tests.report.scan import (
     chart_labels,
@@ -167,12 +167,60 @@ def test_views_not_run_and_outcomes_not_available_are_said_and_never_shown_as_ze
     assert not (partial_report / "figures" / "surgeon-funnel-complication_any.png").exists()
 
 
-def test_a_rerun_removes_the_files_the_previous_run_wrote_and_this_one_did_not(tmp_path: Path) -> None:
-    old = RenderedFigure("surgeon-cusum", b"\x89PNG", "<svg/>")
-    write_report(tmp_path, "<html></html>", [old], {"t": ("T", "<table></table>")})
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
-    written = write_report(tmp_path, "<html></html>", [], {}, previous=["figures/surgeon-cusum.png", "../escape.txt"])
 
-    assert written == ["index.html"]
-    assert not (tmp_path / "figures" / "surgeon-cusum.png").exists()
-    assert (tmp_path / "tables" / "t.html").exists()  # not in `previous`: left alone
+def test_a_rerun_replaces_the_report_folder_whole(views_workdir: Path, tmp_path: Path) -> None:
+    out = make_report(views_workdir, tmp_path / "out", "internal")
+    (out / "figures" / "surgeon-cusum-S999.png").write_bytes(b"\x89PNG from a run long ago")
+
+    make_report(views_workdir, out, "internal")
+
+    assert not (out / "figures" / "surgeon-cusum-S999.png").exists()
+    assert (out / "index.html").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left beside it
+
+
+@pytest.mark.parametrize("stop", ["while writing", "before the swap"])
+def test_a_report_stopped_half_way_leaves_the_previous_report_whole(
+    views_workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: str
+) -> None:
+    out = make_report(views_workdir, tmp_path / "out", "internal")
+    before = _files(out)
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt  # what a SIGTERM or Ctrl-C raises in the stage
+
+    if stop == "while writing":
+        written = 0
+        write_bytes = Path.write_bytes
+
+        def fifth_write_interrupted(path: Path, data: bytes) -> int:
+            nonlocal written
+            written += 1
+            if written == 5:
+                interrupted()
+            return write_bytes(path, data)
+
+        monkeypatch.setattr(Path, "write_bytes", fifth_write_interrupted)
+    else:
+        monkeypatch.setattr(runner, "publish_folder", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make_report(views_workdir, out, "internal", **{"report.title": "A new title"})
+
+    assert _files(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_report_into_a_folder_of_other_files_is_refused_and_the_files_are_kept(
+    views_workdir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("my notes", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="holds files Ector did not write") as error:
+        make_report(views_workdir, tmp_path / "mine", "internal")
+
+    assert error.value.exit_code == EXIT_USAGE
+    assert _files(tmp_path / "mine") == {"notes.txt": b"my notes"}

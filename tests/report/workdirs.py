@@ -8,16 +8,15 @@ and names are distinctive, so a disclosure check can look for them in every outp
 from __future__ import annotations
 
 from datetime import date, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from ector.pipeline import run_stage
+from ector.chain import stage
+from ector.runner import run_stage
 from ector.settings import Settings, load_settings
-from ector.workflows.stage import View, workflow_stage
 
 SURGEON_IDS = [f"S7{i:02d}" for i in range(1, 13)]
 SURGEON_NAMES = {s: f"Dr {n} Quillfeather" for s, n in zip(SURGEON_IDS, "ABCDEFGHIJKL", strict=True)}
@@ -117,7 +116,7 @@ def settings_for(workdir: Path, **overrides: Any) -> Settings:
 def build_workdir(
     workdir: Path,
     *,
-    views: tuple[View, ...] = ("patient", "surgeon", "site"),
+    views: tuple[str, ...] = ("patient", "surgeon", "site"),
     mart: pl.DataFrame | None = None,
     with_consolidation: bool = True,
 ) -> Path:
@@ -132,7 +131,7 @@ def build_workdir(
         ).write_parquet(workdir / "consolidate" / "surgeons.parquet")
     settings = settings_for(workdir)
     for view in views:
-        run_stage(f"workflow/{view}", partial(workflow_stage, view=view), settings)
+        run_stage(stage(f"workflow/{view}"), settings)
     return workdir
 
 

@@ -160,7 +160,7 @@ def test_short_patient_key_is_refused_naming_the_variable(demo_gold: Path, tmp_p
     run = ector("ingest", "--source", str(demo_gold), cwd=tmp_path, env={"ECTOR_PRIVACY__PATIENT_ID_KEY": "Gibbon-7"})
 
     assert run.code == 2
-    assert b"privacy.patient_id_key is shorter than 16 characters" in run.stderr
+    assert b"'privacy.patient_id_key': shorter than 16 characters" in run.stderr
     assert b"ECTOR_PRIVACY__PATIENT_ID_KEY" in run.stderr
     assert not (tmp_path / "ector-work" / "ingest").exists()
 

@@ -109,7 +109,7 @@ def gold(
 def mart(tables: Mapping[str, pl.DataFrame], **analysis: Any) -> pl.DataFrame:
     """Return the collected case mart of `tables` under AnalysisSettings(**analysis)."""
     lazy = {name: frame.lazy() for name, frame in tables.items()}
-    return case_mart(lazy, AnalysisSettings(**analysis)).collect()
+    return case_mart(lazy, AnalysisSettings(**analysis)).plan.collect()
 
 
 def by_case(frame: pl.DataFrame, column: str) -> dict[str, Any]:

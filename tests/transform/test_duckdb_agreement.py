@@ -33,7 +33,7 @@ from ector.transform import MART_SCHEMA, case_mart
 def test_mart_agrees_with_duckdb_row_by_row(seed: int, window: int, strata: list[str]) -> None:
     tables = synthetic_gold(4000, seed=seed)
     analysis = AnalysisSettings(outcome_window_days=window, risk_strata=strata)
-    ours = case_mart({name: frame.lazy() for name, frame in tables.items()}, analysis).collect()
+    ours = case_mart({name: frame.lazy() for name, frame in tables.items()}, analysis).plan.collect()
     reference = duckdb_mart(tables, window, strata)
 
     assert reference.columns == ours.columns
@@ -43,7 +43,7 @@ def test_mart_agrees_with_duckdb_row_by_row(seed: int, window: int, strata: list
 
 
 def test_synthetic_input_exercises_every_outcome() -> None:
-    ours = case_mart({n: f.lazy() for n, f in synthetic_gold(4000, seed=7).items()}, AnalysisSettings()).collect()
+    ours = case_mart({n: f.lazy() for n, f in synthetic_gold(4000, seed=7).items()}, AnalysisSettings()).plan.collect()
     for outcome in ("complication_any", "complication_major", "readmission_30d", "reoperation_30d", "mortality_30d"):
         assert 0 < ours[outcome].sum() < ours.height, outcome
     assert ours["readmission_30d"].null_count() > 0  # cases still in hospital

@@ -12,6 +12,7 @@ from tests.transform.synthetic import synthetic_gold
 
 from ector.contract import TABLES
 from ector.errors import MissingInputError
+from ector.materialise import InMemory
 from ector.settings import AnalysisSettings
 from ector.transform import MART_SCHEMA, case_mart, unavailable_outcomes
 from ector.transform.stage import select_cases
@@ -24,7 +25,8 @@ def test_mart_schema_is_the_data_dictionary() -> None:
 @pytest.mark.parametrize("engine", ["streaming", "in-memory"])
 def test_mart_has_one_row_per_case_sorted_by_start_then_case_id(engine: str) -> None:
     tables = synthetic_gold(3000, seed=11)
-    result = case_mart({k: v.lazy() for k, v in tables.items()}, AnalysisSettings()).collect(engine=engine)  # type: ignore[call-overload]
+    lazy = {k: v.lazy() for k, v in tables.items()}
+    result = case_mart(lazy, AnalysisSettings(), InMemory(engine)).plan.collect(engine=engine)  # type: ignore[arg-type]
     assert result.height == tables["cases"].height
     assert result["case_id"].n_unique() == result.height
     expected = result.sort("surgery_start", "case_id")
@@ -65,7 +67,7 @@ def test_zero_cases_give_an_empty_mart_with_the_full_schema() -> None:
 
 def test_only_cases_still_builds_and_reports_unavailable_outcomes() -> None:
     tables = {"cases": tiny_gold()["cases"].lazy()}
-    result = case_mart(tables, AnalysisSettings()).collect()
+    result = case_mart(tables, AnalysisSettings()).plan.collect()
     assert result.schema == MART_SCHEMA
     assert result["reoperation_30d"].null_count() == 0
     assert unavailable_outcomes(tables) == [
@@ -90,7 +92,7 @@ def test_mart_without_cases_names_consolidate() -> None:
 
 def test_selection_after_the_mart_keeps_whole_mart_outcomes_and_rates() -> None:
     tables = synthetic_gold(2000, seed=5)
-    whole = case_mart({k: v.lazy() for k, v in tables.items()}, AnalysisSettings())
+    whole = case_mart({k: v.lazy() for k, v in tables.items()}, AnalysisSettings()).plan
     since, until = date(2022, 1, 1), date(2022, 12, 31)
     selected = select_cases(whole, since=since, until=until, where="approach = 'robotic'").collect()
     expected = whole.collect().filter(pl.col("surgery_date").is_between(since, until), pl.col("approach") == "robotic")

@@ -1,4 +1,4 @@
-"""The mart built in parts (what `ector transform` writes) equals the mart built as one plan (`case_mart`).
+"""The mart built in many parts (what `ector transform` writes at scale) equals the mart built in one part.
 
 Parts as small as a few dozen cases put a part boundary inside almost every 30-day window, so reoperations,
 readmissions and surgeon case counts that reach across parts are all exercised.
@@ -17,9 +17,10 @@ from tests.gold import tiny_gold
 from tests.transform.frames import START, by_case, day, gold
 from tests.transform.synthetic import synthetic_gold
 
-from ector.pipeline import run_stage
+from ector.chain import TRANSFORM
+from ector.runner import run_stage
 from ector.settings import AnalysisSettings, Settings
-from ector.transform import case_mart, transform_stage
+from ector.transform import case_mart
 from ector.transform.parts import parts_of, starts_between, surgery_days
 
 
@@ -29,12 +30,14 @@ def _transform(tmp_path: Path, tables: dict[str, pl.DataFrame], part_cases: int,
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.write_parquet(folder / f"{name}.parquet")
-    run_stage("transform", transform_stage, settings)
+    run_stage(TRANSFORM, settings)
     return settings.workdir
 
 
 def _one_plan(tables: dict[str, pl.DataFrame], **analysis: object) -> pl.DataFrame:
-    return case_mart({name: frame.lazy() for name, frame in tables.items()}, AnalysisSettings(**analysis)).collect()
+    """The mart in one part: no window or case series crosses a part boundary."""
+    lazy = {name: frame.lazy() for name, frame in tables.items()}
+    return case_mart(lazy, AnalysisSettings(**analysis), part_cases=10**9).plan.collect()
 
 
 @pytest.mark.parametrize(
@@ -87,7 +90,7 @@ def test_a_selection_applies_to_the_whole_mart(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     for name, frame in tables.items():
         frame.write_parquet(folder / f"{name}.parquet")
-    run_stage("transform", lambda context: transform_stage(context, since=since, until=until), settings)
+    run_stage(TRANSFORM, settings, {"since": since, "until": until})
     whole = _one_plan(tables)
     expected = whole.filter(pl.col("surgery_date").is_between(since, until))
     assert 0 < expected.height < whole.height

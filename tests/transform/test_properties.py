@@ -84,7 +84,7 @@ def _consolidated(draw: st.DrawFn) -> dict[str, pl.DataFrame]:
 
 
 def _check(tables: dict[str, pl.DataFrame]) -> None:
-    mart = case_mart({k: v.lazy() for k, v in tables.items()}, _ANALYSIS).collect()
+    mart = case_mart({k: v.lazy() for k, v in tables.items()}, _ANALYSIS).plan.collect()
     cases = tables["cases"]
 
     assert mart.height == cases.height

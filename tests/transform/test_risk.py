@@ -7,7 +7,7 @@ import pytest
 from tests.transform.frames import by_case, day, gold, mart
 
 from ector.errors import ConfigError
-from ector.transform.risk import check_strata, expected_rate, with_expected
+from ector.transform.risk import check_strata, with_expected
 
 
 def _frame() -> pl.LazyFrame:
@@ -34,13 +34,6 @@ def test_given_predicted_risk_wins_over_stratum_rate() -> None:
 def test_no_strata_gives_the_overall_rate() -> None:
     result = with_expected(_frame(), "died", [], name="expected").collect()
     assert set(result["expected"]) == {0.6}
-
-
-def test_window_form_agrees_with_join_form() -> None:
-    frame = _frame()
-    joined = with_expected(frame, "died", ["family"], name="e", given="predicted").sort("case_id").collect()
-    windowed = frame.with_columns(expected_rate("died", ["family"], given="predicted").alias("e")).collect()
-    assert joined["e"].to_list() == windowed.sort("case_id")["e"].to_list()
 
 
 def test_unknown_or_repeated_stratum_is_a_config_error() -> None:

@@ -11,10 +11,11 @@ import pytest
 from tests.gold import tiny_gold
 from tests.transform.synthetic import synthetic_gold
 
+from ector.chain import TRANSFORM
 from ector.errors import ConfigError, InputError, MissingInputError
-from ector.pipeline import StageContext, run_stage
+from ector.runner import run_stage
 from ector.settings import AnalysisSettings, Settings
-from ector.transform import MART_SCHEMA, transform_stage
+from ector.transform import MART_SCHEMA
 
 
 def _settings(tmp_path: Path, **analysis: object) -> Settings:
@@ -29,7 +30,7 @@ def _consolidated(settings: Settings, tables: dict[str, pl.DataFrame]) -> None:
 
 
 def _run(settings: Settings, **options: object) -> pl.DataFrame:
-    run_stage("transform", lambda context: transform_stage(context, **options), settings)  # type: ignore[arg-type]
+    run_stage(TRANSFORM, settings, options)
     return pl.read_parquet(settings.workdir / "transform" / "cases.parquet")
 
 
@@ -90,11 +91,11 @@ def test_missing_cases_names_the_command_to_run(tmp_path: Path) -> None:
 
 
 def test_bad_where_is_refused_before_reading_anything(tmp_path: Path) -> None:
-    context = StageContext(name="transform", settings=_settings(tmp_path), workdir=None)  # type: ignore[arg-type]
+    settings = _settings(tmp_path)  # nothing consolidated: reading anything would fail with MissingInputError
     with pytest.raises(ConfigError, match="not statements"):
-        transform_stage(context, where="1=1; DROP TABLE cases")
+        _run(settings, where="1=1; DROP TABLE cases")
     with pytest.raises(ConfigError, match="after --until"):
-        transform_stage(context, since=date(2024, 2, 1), until=date(2024, 1, 1))
+        _run(settings, since=date(2024, 2, 1), until=date(2024, 1, 1))
 
 
 def test_consolidated_table_off_contract_is_an_input_error(tmp_path: Path) -> None:

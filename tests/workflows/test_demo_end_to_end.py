@@ -1,6 +1,5 @@
 """demo -> ingest -> consolidate -> transform -> workflows on demo data, against the demo's planted truth.
 
-Skipped until the demo generator, consolidation and the case-mart builder all exist (issue #6, "Done when").
 The stages run through the CLI, the path users take; the views are then called on transform/cases.parquet.
 """
 
@@ -14,6 +13,8 @@ import polars as pl
 import pytest
 from scipy.stats import binom
 
+from ector.cli import main
+from ector.demo import write_demo
 from ector.settings import AnalysisSettings
 from ector.workflows import site_view, surgeon_view
 
@@ -22,24 +23,8 @@ ALARMS = ["high_alarm", "low_alarm"]
 DEMO_CASES = 20_000
 
 
-def _require(module: str, name: str) -> None:
-    loaded = pytest.importorskip(module)
-    if not hasattr(loaded, name):
-        pytest.skip(f"{module}.{name} does not exist yet")
-
-
 def _pipeline(work: Path, seed: int) -> tuple[pl.LazyFrame, dict[str, Any]]:
     """Run demo and the stages up to transform; return the case mart and the planted truth."""
-    _require("ector.demo", "write_demo")
-    _require("ector.consolidate", "consolidate")
-    _require("ector.transform", "case_mart")
-    from ector.cli import app, main
-
-    commands = {c.name for c in app.registered_commands}
-    if not {"ingest", "consolidate", "transform"} <= commands:
-        pytest.skip(f"the CLI lacks {sorted({'ingest', 'consolidate', 'transform'} - commands)} yet")
-    from ector.demo import write_demo
-
     demo = write_demo(work / "gold.sqlite", cases=DEMO_CASES, seed=seed)
     for args in (["ingest", "--source", demo.source_uri], ["consolidate"], ["transform"]):
         saved, sys.argv = sys.argv, ["ector", "--workdir", str(work / "ector-work"), *args]

@@ -8,10 +8,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from ector.chain import stage
 from ector.errors import MissingInputError
-from ector.pipeline import run_stage
+from ector.runner import run_stage
 from ector.settings import load_settings
-from ector.workflows.stage import View, workflow_stage
 from tests.workflows.marts import make_mart
 
 TABLES = {
@@ -28,12 +28,12 @@ TABLES = {
 
 
 @pytest.mark.parametrize("view", ["patient", "surgeon", "site"])
-def test_stage_sinks_every_table_of_the_view(tmp_path: Path, view: View) -> None:
+def test_stage_sinks_every_table_of_the_view(tmp_path: Path, view: str) -> None:
     settings = load_settings(overrides={"workdir": str(tmp_path)})
     mart = make_mart(5, 40, seed=1, absent=["encounters"])
     (tmp_path / "transform").mkdir()
     mart.write_parquet(tmp_path / "transform" / "cases.parquet")
-    run_stage(f"workflow/{view}", lambda context: workflow_stage(context, view), settings)
+    run_stage(stage(f"workflow/{view}"), settings)
     assert {p.stem for p in (tmp_path / "workflow" / view).glob("*.parquet")} == TABLES[view]
     entry = json.loads((tmp_path / "manifest.json").read_text())["stages"][f"workflow/{view}"]
     summary = pl.read_parquet(tmp_path / "workflow" / view / "summary.parquet")
@@ -44,7 +44,7 @@ def test_stage_sinks_every_table_of_the_view(tmp_path: Path, view: View) -> None
 def test_stage_reads_a_mart_given_from_stdin_instead_of_the_work_directory(tmp_path: Path) -> None:
     settings = load_settings(overrides={"workdir": str(tmp_path)})
     mart = make_mart(3, 20, seed=2).lazy()
-    run_stage("workflow/surgeon", lambda context: workflow_stage(context, "surgeon", mart), settings)
+    run_stage(stage("workflow/surgeon"), settings, given={"mart": mart})
     assert pl.read_parquet(tmp_path / "workflow" / "surgeon" / "summary.parquet")["unit_id"].to_list() == [
         "S01",
         "S02",
@@ -55,6 +55,6 @@ def test_stage_reads_a_mart_given_from_stdin_instead_of_the_work_directory(tmp_p
 def test_stage_without_a_case_mart_names_the_transform_command(tmp_path: Path) -> None:
     settings = load_settings(overrides={"workdir": str(tmp_path)})
     with pytest.raises(MissingInputError) as caught:
-        run_stage("workflow/site", lambda context: workflow_stage(context, "site"), settings)
+        run_stage(stage("workflow/site"), settings)
     assert "ector transform" in str(caught.value)
     assert not (tmp_path / "workflow").exists()

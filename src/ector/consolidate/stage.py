@@ -1,52 +1,42 @@
-"""The body of `ector consolidate`: ingest/<table>.parquet -> consolidate/ (clean tables, quarantine, summary).
+"""The consolidate stage: ingest/<table>.parquet -> consolidate/ (clean tables, quarantine, summary).
 
-The outputs are staged table by table; the gate is judged on the staged summary, and raising it (or any error)
-before returning means the runner publishes nothing of this run: the previous outputs stay as they were.
+`consolidation.consolidate` writes every table's clean rows and quarantine, then the summary, through the
+runner; the gate is judged on the summary before anything is published, so a tripped gate (or any error)
+leaves the previous outputs as they were.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING
 
-import polars as pl
-
-from ector.console import out
-from ector.consolidate.consolidation import consolidate
-from ector.consolidate.gate import describe_failure, gate_failures
-from ector.consolidate.summary import TableTotals, table_totals
 from ector.contract import TABLES
-from ector.errors import ConfigError, EctorError, QualityGateError
-from ector.pipeline import StageContext, StageOutputs
-from ector.settings import ConsolidationSettings
+from ector.ingest.stage import STAGE as INGEST
+from ector.stage import Input, Stage
 
 if TYPE_CHECKING:
-    from rich.table import Table as RichTable
-
-STAGE = "consolidate"
+    from ector.runner import StageRun
 
 
-def consolidate_stage(context: StageContext) -> None:
-    """Consolidate the ingested tables into consolidate/; QualityGateError (exit 3) when too much is quarantined.
+def _consolidate(run: StageRun) -> None:
+    """Consolidate the ingested tables into consolidate/; QualityGateError (exit 3) when too much is quarantined."""
+    from ector.console import out
+    from ector.consolidate.consolidation import consolidate
+    from ector.consolidate.gate import describe_failure, gate_failures
+    from ector.consolidate.reconciliation import reconciliation_table, table_facts
+    from ector.consolidate.summary import table_totals
+    from ector.errors import EctorError, QualityGateError
 
-    `consolidation.consolidate` writes every table's clean rows and quarantine, then the summary, through the
-    runner; the gate is judged on the summary before anything is published, so a tripped gate (or any error)
-    leaves the previous outputs as they were.
-    """
-    settings = context.settings.consolidation
-    frames, absent = _read_ingested(context)
-    spill = int(context.settings.spill_mb * 2**20)
+    # Mandatory tables first, so a missing ingest says `run ector ingest first` before anything else happens.
+    ordered = sorted(TABLES.values(), key=lambda t: not t.mandatory)
+    frames = {t.name: run.read(t.name) for t in ordered if t.mandatory or run.has(t.name)}
+    settings = run.settings.consolidation
+    spill = int(run.settings.spill_mb * 2**20)
     summary = consolidate(
-        frames,
-        settings,
-        run_date(settings),
-        StageOutputs(context),
-        spill_bytes=spill,
-        chunk_rows=context.settings.chunk_rows,
+        frames, settings, settings.today(), run.outputs, spill_bytes=spill, chunk_rows=run.settings.chunk_rows
     )
     totals = table_totals(summary)
-    context.facts["tables"] = {name: _facts(t) for name, t in totals.items()}
-    context.facts["absent_tables"] = absent
+    run.facts["tables"] = {name: table_facts(t) for name, t in totals.items()}
+    run.facts["absent_tables"] = [name for name in TABLES if name not in frames]
     out.table(reconciliation_table(totals))
     unbalanced = [name for name, t in totals.items() if not t.balanced]
     if unbalanced:  # a bug, never data: every row must be kept, merged or quarantined
@@ -61,64 +51,13 @@ def consolidate_stage(context: StageContext) -> None:
         )
 
 
-def _read_ingested(context: StageContext) -> tuple[dict[str, pl.LazyFrame], list[str]]:
-    """The ingested tables present, and the names of the optional tables that were not ingested."""
-    frames: dict[str, pl.LazyFrame] = {}
-    absent: list[str] = []
-    # Mandatory tables first, so a missing ingest says `run ector ingest first` before anything else happens.
-    for table in sorted(TABLES.values(), key=lambda t: not t.mandatory):
-        relative = f"ingest/{table.name}.parquet"
-        if table.mandatory or context.workdir.output(relative).is_file():
-            frames[table.name] = context.read(relative, produced_by="ingest")
-        else:
-            absent.append(table.name)
-            out.event(f"optional table {table.name} was not ingested: not consolidated", stage=STAGE, level="debug")
-    return frames, [name for name in TABLES if name in absent]
-
-
-def run_date(settings: ConsolidationSettings) -> date:
-    """The date after which a date is in the future: consolidation.run_date, else today."""
-    if settings.run_date is None:
-        return date.today()
-    try:
-        return date.fromisoformat(settings.run_date)
-    except ValueError:
-        raise ConfigError(
-            f"invalid setting 'consolidation.run_date': {settings.run_date!r} is not an ISO date",
-            "write it as YYYY-MM-DD",
-        ) from None
-
-
-def _facts(totals: TableTotals) -> dict[str, int]:
-    return {
-        "rows_in": totals.rows_in,
-        "rows_out": totals.rows_out,
-        "duplicates_merged": totals.duplicates_merged,
-        "quarantined": totals.quarantined,
-        "repaired": sum(totals.repairs.values()),
-    }
-
-
-def reconciliation_table(totals: dict[str, TableTotals]) -> RichTable:
-    """A Rich table per table: rows in, merged, quarantined, out, then the repairs and the top quarantine rules."""
-    from rich.table import Table
-
-    table = Table(title="consolidation", title_justify="left")
-    table.add_column("table")
-    for heading in ("rows in", "merged", "quarantined", "rows out"):
-        table.add_column(heading, justify="right")
-    table.add_column("repaired")
-    table.add_column("top quarantine rules")
-    for t in totals.values():
-        repaired = ", ".join(f"{rule} {rows:,}" for rule, rows in t.repairs.items() if rows) or "-"
-        top = ", ".join(f"{rule} {rows:,}" for rule, rows in t.top_rules()) or "-"
-        table.add_row(
-            t.table,
-            f"{t.rows_in:,}",
-            f"{t.duplicates_merged:,}",
-            f"{t.quarantined:,} ({t.quarantined_fraction:.1%})",
-            f"{t.rows_out:,}",
-            repaired,
-            top,
-        )
-    return table
+STAGE = Stage(
+    name="consolidate",
+    command=("consolidate",),
+    summary="Clean, deduplicate and validate the ingested tables; quarantine what cannot be repaired.",
+    example="ector consolidate && ector show consolidate/summary",
+    sections=("consolidation",),
+    inputs={t.name: Input(INGEST.output(t.name), INGEST.name, optional=not t.mandatory) for t in TABLES.values()},
+    outputs=(*TABLES, *(f"quarantine/{name}" for name in TABLES), "summary"),
+    body=_consolidate,
+)

@@ -8,7 +8,7 @@
 - `sections`, `unit_sections`: which tables, charts and "not available" notes each section holds.
 - `page`: the HTML page (contents bar, inline CSS, charts embedded); `render`: figures and files, written
   atomically; `workers` / `worker`: figures drawn in parallel processes.
-- `stage`: `report_stage`, the body `ector report` runs.
+- `stage`: the report stage, its declaration and the body `ector report` runs.
 
 Nothing here imports plotnine at module level except `charts`: it costs about a second, and only the
 processes that draw import it.

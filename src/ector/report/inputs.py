@@ -6,28 +6,15 @@ and filtered to the surgeons that are charted, so the report's time does not gro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
 import polars as pl
 
-from ector.engine import collect, collect_all
 from ector.errors import MissingInputError
-from ector.pipeline import StageContext
-from ector.settings import Engine
-
-VIEWS: Final = ("patient", "surgeon", "site")
-# view -> the per-unit tables the report shows (summary first: a view without it was not run).
-VIEW_TABLES: Final[dict[str, tuple[str, ...]]] = {
-    "patient": ("summary", "availability"),
-    "surgeon": ("summary", "funnel", "case_mix", "availability", "outcomes"),
-    "site": ("summary", "funnel", "case_mix", "volume_trend", "availability", "outcomes"),
-}
-# Per-case series, read filtered to the charted units.
-SERIES_TABLES: Final[dict[str, tuple[str, ...]]] = {"surgeon": ("learning_curve", "cusum")}
-CONSOLIDATION_SUMMARY: Final = "consolidate/summary.parquet"
-SURGEONS_TABLE: Final = "consolidate/surgeons.parquet"
+from ector.materialise import InMemory, Materialiser
+from ector.report.stage import SERIES_TABLES, VIEW_TABLES, VIEWS
 
 
 @dataclass
@@ -37,7 +24,7 @@ class ViewData:
     name: str
     tables: dict[str, pl.DataFrame]
     series: dict[str, pl.LazyFrame] = field(default_factory=dict)
-    engine: Engine = "auto"  # the engine the series are collected with (settings.engine)
+    out: Materialiser = field(default_factory=InMemory)  # what the series are collected with
 
     def table(self, name: str) -> pl.DataFrame | None:
         """Return a collected table of the view, or None when the view did not write it."""
@@ -57,55 +44,44 @@ class ReportInputs:
         return self.views.get(name)
 
 
-def workflow_command(view: str) -> str:
-    """Return the command that writes a view, as a hint names it: `workflow surgeon`."""
-    return f"workflow {view}"
-
-
-def read_inputs(context: StageContext, *, with_names: bool) -> ReportInputs:
-    """Return the report's inputs, collected (per-unit tables) or scanned (per-case series).
+def read_inputs(
+    frames: Mapping[str, pl.LazyFrame], manifest: dict[str, Any], out: Materialiser, *, with_names: bool
+) -> ReportInputs:
+    """Return the report's inputs from the work directory's tables present (`frames`, by input name: `view/table`,
+    `consolidation`, `surgeons`), collected (per-unit tables) or scanned (per-case series).
 
     Raises MissingInputError naming `ector workflow surgeon` (and the other views) when no view has been run.
     A view that has not been run is None: its section says so.
     """
-    root = context.workdir
-    present = [v for v in VIEWS if root.output(f"workflow/{v}/summary.parquet").is_file()]
+    present = [v for v in VIEWS if f"{v}/summary" in frames]
     if not present:
         raise MissingInputError(
-            f"no workflow output in {root.output('workflow')}",
+            "no workflow output in the work directory",
             "run `ector workflow surgeon`, `ector workflow site` and `ector workflow patient` first",
         )
     plans: dict[tuple[str, str], pl.LazyFrame] = {}
     series: dict[str, dict[str, pl.LazyFrame]] = {v: {} for v in present}
     for view in present:
-        for table in VIEW_TABLES[view]:
-            relative = f"workflow/{view}/{table}.parquet"
-            if root.output(relative).is_file():
-                plans[(view, table)] = context.read(relative, produced_by=workflow_command(view))
-        for table in SERIES_TABLES.get(view, ()):
-            relative = f"workflow/{view}/{table}.parquet"
-            if root.output(relative).is_file():
-                series[view][table] = context.read(relative, produced_by=workflow_command(view))
-    if ("surgeon", "outcomes") in plans:
-        plans[("surgeon", "outcomes")] = _expected_methods(plans[("surgeon", "outcomes")])
-    if ("site", "outcomes") in plans:
-        plans[("site", "outcomes")] = _expected_methods(plans[("site", "outcomes")])
+        plans |= {(view, t): frames[f"{view}/{t}"] for t in VIEW_TABLES[view] if f"{view}/{t}" in frames}
+        series[view] = {t: frames[f"{view}/{t}"] for t in SERIES_TABLES.get(view, ()) if f"{view}/{t}" in frames}
+    for view in ("surgeon", "site"):
+        if (view, "outcomes") in plans:
+            plans[(view, "outcomes")] = _expected_methods(plans[(view, "outcomes")])
     extra: dict[str, pl.LazyFrame] = {}
-    if root.output(CONSOLIDATION_SUMMARY).is_file():
-        extra["consolidation"] = context.read(CONSOLIDATION_SUMMARY, produced_by="consolidate")
-    if with_names and root.output(SURGEONS_TABLE).is_file():
-        surgeons = context.read(SURGEONS_TABLE, produced_by="consolidate")
+    if "consolidation" in frames:
+        extra["consolidation"] = frames["consolidation"]
+    if with_names and "surgeons" in frames:
+        surgeons = frames["surgeons"]
         if {"surgeon_id", "surgeon_name"} <= set(surgeons.collect_schema().names()):
             extra["names"] = surgeons.select("surgeon_id", "surgeon_name").unique("surgeon_id", keep="first")
     keys = list(plans) + [("", name) for name in extra]
-    frames = collect_all([*plans.values(), *extra.values()], context.engine)
-    collected = dict(zip(keys, frames, strict=True))
+    collected = dict(zip(keys, out.collect_all([*plans.values(), *extra.values()]), strict=True))
     views: dict[str, ViewData | None] = {v: None for v in VIEWS}
     for view in present:
         tables = {t: collected[(view, t)] for t in VIEW_TABLES[view] if (view, t) in collected}
-        views[view] = ViewData(view, tables, series[view], context.engine)
+        views[view] = ViewData(view, tables, series[view], out)
     return ReportInputs(
-        manifest=root.read_manifest(),
+        manifest=manifest,
         views=views,
         consolidation=collected.get(("", "consolidation")),
         surgeon_names=collected.get(("", "names")),
@@ -127,5 +103,5 @@ def unit_series(view: ViewData | None, table: str, units: Sequence[str]) -> pl.D
     if view is None or table not in view.series:
         return None
     if not units:
-        return collect(view.series[table].head(0), view.engine)
-    return collect(view.series[table].filter(pl.col("unit_id").is_in(list(units))), view.engine)
+        return view.out.collect(view.series[table].head(0))
+    return view.out.collect(view.series[table].filter(pl.col("unit_id").is_in(list(units))))

@@ -11,11 +11,9 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from ector.report.page import external_references, strip_external_imports, table_page
-from ector.workdir import write_bytes_atomic, write_text_atomic
 
 PNG_DPI: Final = 110
 NO_SOFTWARE: Final[dict[str, Any]] = {"Software": None}  # None leaves matplotlib's own entry out of the PNG
@@ -93,31 +91,16 @@ def render_table(table: Any) -> str:
     return fragment
 
 
-def write_report(
-    out_dir: Path,
-    index_html: str,
-    figures: Iterable[RenderedFigure],
-    tables: dict[str, tuple[str, str]],
-    previous: Iterable[str] = (),
-) -> list[str]:
-    """Write index.html, figures/<name>.png|svg and tables/<name>.html under out_dir; return the paths written.
-
-    Paths are relative to out_dir. Files a previous run wrote (`previous`) and this one did not are removed,
-    so figures/ never holds a chart of a surgeon who is no longer flagged. index.html is written last.
-    """
-    written: list[str] = []
+def report_files(
+    index_html: str, figures: Iterable[RenderedFigure], tables: dict[str, tuple[str, str]]
+) -> dict[str, bytes]:
+    """Return every file of the report by its path in the report's folder: index.html, figures/<name>.png|svg
+    and tables/<name>.html (the runner writes the folder whole, `runner.StageRun.write_folder`)."""
+    files: dict[str, bytes] = {}
     for figure in figures:
-        write_bytes_atomic(out_dir / "figures" / f"{figure.name}.png", figure.png)
-        write_text_atomic(out_dir / "figures" / f"{figure.name}.svg", figure.svg)
-        written += [f"figures/{figure.name}.png", f"figures/{figure.name}.svg"]
+        files[f"figures/{figure.name}.png"] = figure.png
+        files[f"figures/{figure.name}.svg"] = figure.svg.encode("utf-8")
     for name, (title, fragment) in tables.items():
-        write_text_atomic(out_dir / "tables" / f"{name}.html", table_page(title, fragment))
-        written.append(f"tables/{name}.html")
-    write_text_atomic(out_dir / "index.html", index_html)
-    written.append("index.html")
-    keep = set(written)
-    for relative in previous:
-        # Only names this module writes, inside out_dir: never a path that climbs out of it.
-        if relative not in keep and re.fullmatch(r"(figures/[\w.-]+\.(png|svg)|tables/[\w.-]+\.html)", relative):
-            (out_dir / relative).unlink(missing_ok=True)
-    return sorted(written)
+        files[f"tables/{name}.html"] = table_page(title, fragment).encode("utf-8")
+    files["index.html"] = index_html.encode("utf-8")
+    return files

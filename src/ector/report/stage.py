@@ -8,33 +8,51 @@ last line of defence if a future change forgets to.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Final
 
-from ector.console import out
-from ector.errors import EctorError
-from ector.pipeline import StageContext
-from ector.report.disclosure import Disclosure, disclosure_for, identifiers_found
-from ector.report.inputs import ReportInputs, read_inputs
-from ector.report.page import FigureBlock, Section, TableBlock, external_references, render_page
-from ector.report.render import render_table, write_report
-from ector.report.workers import FigureWorkers
+from ector.consolidate.stage import STAGE as CONSOLIDATE
+from ector.stage import Input, Option, Stage
+from ector.workflows.stage import STAGES as VIEW_STAGES
+
+VIEWS: Final = ("patient", "surgeon", "site")
+# view -> the per-unit tables the report shows (summary first: a view without it was not run).
+VIEW_TABLES: Final[dict[str, tuple[str, ...]]] = {
+    "patient": ("summary", "availability"),
+    "surgeon": ("summary", "funnel", "case_mix", "availability", "outcomes"),
+    "site": ("summary", "funnel", "case_mix", "volume_trend", "availability", "outcomes"),
+}
+# Per-case series, read filtered to the charted units.
+SERIES_TABLES: Final[dict[str, tuple[str, ...]]] = {"surgeon": ("learning_curve", "cusum")}
+
+if TYPE_CHECKING:
+    from ector.report.disclosure import Disclosure
+    from ector.report.inputs import ReportInputs
+    from ector.report.page import Section
+    from ector.runner import StageRun
+    from ector.settings import Settings
 
 
-def report_stage(
-    context: StageContext,
-    audience: Literal["internal", "external"] | None = None,
-    out_dir: Path | None = None,
-) -> None:
-    """Write report/index.html, report/figures/*.png|svg and report/tables/*.html (under out_dir when given).
+def _report(run: StageRun) -> None:
+    """Write report/index.html, report/figures/*.png|svg and report/tables/*.html (or the folder --out names).
 
-    `audience` overrides report.audience. Raises ConfigError (exit 2) naming ECTOR_PRIVACY__PSEUDONYM_KEY
-    for an external report without a key, and MissingInputError naming `ector workflow surgeon` (and the
-    other views) when no view has been run.
+    Raises ConfigError (exit 2) naming ECTOR_PRIVACY__PSEUDONYM_KEY for an external report without a key,
+    and MissingInputError naming `ector workflow surgeon` (and the other views) when no view has been run.
     """
-    disclosure = disclosure_for(context.settings, audience)  # before any work: a refused report costs nothing
+    from ector.console import out
+    from ector.errors import EctorError
+    from ector.report.disclosure import disclosure_for
+    from ector.report.inputs import read_inputs
+    from ector.report.page import FigureBlock, TableBlock, external_references, render_page
+    from ector.report.render import render_table, report_files
+    from ector.report.workers import FigureWorkers
+
+    disclosure = disclosure_for(run.settings)  # before any work: a refused report costs nothing
+    given: Path | None = run.options.get("out")
+    target = given if given is not None else run.workdir.output(run.name)
     with FigureWorkers() as workers:  # started first: their imports overlap reading the inputs, building the sections
-        inputs = read_inputs(context, with_names=True)
-        sections = build_sections(inputs, disclosure, context)
+        frames = {name: run.read(name) for name in run.stage.inputs if run.has(name)}
+        inputs = read_inputs(frames, run.workdir.read_manifest(), run.outputs, with_names=True)
+        sections = build_sections(inputs, disclosure, run.settings)
         table_blocks = [b for s in sections for b in s.blocks if isinstance(b, TableBlock)]
         jobs = [(b.name, b.title, b.spec) for s in sections for b in s.blocks if isinstance(b, FigureBlock)]
         with out.progress("report", total=len(table_blocks) + len(jobs)) as advance:
@@ -49,7 +67,7 @@ def report_stage(
             figures, tables = workers.render(
                 jobs, render_tables, lambda name: advance(1, description=f"report figure {name}")
             )
-    settings = context.settings.report
+    settings = run.settings.report
     subtitle = (
         "External report: small counts withheld, surgeons under pseudonyms"
         if disclosure.external
@@ -67,23 +85,19 @@ def report_stage(
         raise EctorError(f"the report page refers to a network resource: {leaks[0]!r}", "report it: this is a bug")
     if disclosure.external:
         # The page holds every table's HTML as written to tables/; the SVGs hold the chart labels.
-        _check_no_identifiers(inputs, context.settings.report.highlight_surgeons, [index, *(f.svg for f in figures)])
-    target = out_dir if out_dir is not None else context.workdir.output("report")
-    previous = context.workdir.read_manifest()["stages"].get(context.name, {})
-    same_place = previous.get("out_dir") == str(target.resolve())
-    written = write_report(target, index, figures, tables, previous.get("files", []) if same_place else [])
-    context.facts |= {"audience": disclosure.audience, "out_dir": str(target.resolve()), "files": written}
-    out.event(f"wrote {target / 'index.html'} ({len(figures)} figures, {len(tables)} tables)", stage=context.name)
+        _check_no_identifiers(inputs, settings.highlight_surgeons, [index, *(f.svg for f in figures)])
+    run.write_folder(target, report_files(index, figures, tables))
+    run.facts["audience"] = disclosure.audience
+    out.event(f"wrote {target / 'index.html'} ({len(figures)} figures, {len(tables)} tables)", stage=run.name)
 
 
-def build_sections(inputs: ReportInputs, disclosure: Disclosure, context: StageContext) -> list[Section]:
+def build_sections(inputs: ReportInputs, disclosure: Disclosure, settings: Settings) -> list[Section]:
     """Return the report's sections in order (charts described, not yet drawn)."""
-    # Imported here: the builders and great-tables take 0.17 s to import, and report_stage starts the figure
+    # Imported here: the builders and great-tables take 0.17 s to import, and the stage starts the figure
     # workers before this.
     from ector.report.sections import data_quality_section, methods_section, overview_section, patients_section
     from ector.report.unit_sections import sites_section, surgeons_section
 
-    settings = context.settings
     return [
         overview_section(inputs, disclosure, settings),
         data_quality_section(inputs, disclosure),
@@ -95,6 +109,9 @@ def build_sections(inputs: ReportInputs, disclosure: Disclosure, context: StageC
 
 
 def _check_no_identifiers(inputs: ReportInputs, highlighted: list[str], texts: list[str]) -> None:
+    from ector.errors import EctorError
+    from ector.report.disclosure import identifiers_found
+
     view = inputs.view("surgeon")
     ids: list[str] = list(highlighted)
     if view is not None and view.table("summary") is not None:
@@ -106,3 +123,37 @@ def _check_no_identifiers(inputs: ReportInputs, highlighted: list[str], texts: l
             f"the external report would show {len(found)} surgeon id(s) or name(s); nothing was written",
             "report it: this is a bug in the report's disclosure control",
         )
+
+
+def _inputs() -> dict[str, Input]:
+    """The tables the report reads, by name: `<view>/<table>` of each view, and two of consolidation's."""
+    views = {stage.name.removeprefix("workflow/"): stage for stage in VIEW_STAGES}
+    inputs = {
+        f"{view}/{table}": Input(views[view].output(table), views[view].name, optional=True)
+        for view, tables in (VIEW_TABLES | {v: VIEW_TABLES[v] + s for v, s in SERIES_TABLES.items()}).items()
+        for table in tables
+    }
+    inputs["consolidation"] = Input(CONSOLIDATE.output("summary"), CONSOLIDATE.name, optional=True)
+    inputs["surgeons"] = Input(CONSOLIDATE.output("surgeons"), CONSOLIDATE.name, optional=True)
+    return inputs
+
+
+STAGE = Stage(
+    name="report",
+    command=("report",),
+    summary="Render the HTML dashboard (index.html, figures as PNG and SVG, tables as HTML) from the views.",
+    example="ector report --audience external --out shared/report",
+    sections=("analysis", "report", "privacy"),
+    inputs=_inputs(),
+    options=(
+        Option(
+            "audience",
+            ("--audience",),
+            "internal (exact figures) | external (disclosure control)",
+            setting="report.audience",
+        ),
+        Option("out", ("--out",), "folder for the report (default: workdir/report)", kind=Path),
+    ),
+    files=True,
+    body=_report,
+)

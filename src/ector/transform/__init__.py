@@ -1,7 +1,7 @@
 """Reusable transformations over LazyFrames and the case mart (issue #5).
 
 Filters (`filters`), enrichment joins (`enrich`), windowed outcomes (`outcomes`), derived columns (`derive`),
-expected risk (`risk`), the case mart (`mart`), its data dictionary (`dictionary`), and the stage body (`stage`).
+expected risk (`risk`), the case mart (`mart`), its data dictionary (`dictionary`), and the stage (`stage`).
 The names below are imported on first use, so `import ector.transform` stays cheap and
 `python -m ector.transform.dictionary` runs its module only once.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ector.transform.dictionary import MART_COLUMN_NAMES, MART_COLUMNS, MART_SCHEMA, render_dictionary
     from ector.transform.mart import case_mart, unavailable_outcomes
-    from ector.transform.stage import plan_transform, select_cases, transform_stage
+    from ector.transform.stage import select_cases
 
 _EXPORTS = {
     "MART_COLUMNS": "ector.transform.dictionary",
@@ -23,19 +23,15 @@ _EXPORTS = {
     "render_dictionary": "ector.transform.dictionary",
     "case_mart": "ector.transform.mart",
     "unavailable_outcomes": "ector.transform.mart",
-    "plan_transform": "ector.transform.stage",
     "select_cases": "ector.transform.stage",
-    "transform_stage": "ector.transform.stage",
 }
 __all__ = [
     "MART_COLUMNS",
     "MART_COLUMN_NAMES",
     "MART_SCHEMA",
     "case_mart",
-    "plan_transform",
     "render_dictionary",
     "select_cases",
-    "transform_stage",
     "unavailable_outcomes",
 ]
 

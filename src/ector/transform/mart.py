@@ -1,25 +1,29 @@
 """The case mart: one row per consolidated case with every derived column and outcome of gold-contract.md.
 
-`case_mart` is a pure function of LazyFrames: it reads and writes nothing, and returns one lazy plan whose
-columns, order and dtypes are those of the data dictionary (`dictionary.MART_COLUMNS`), sorted by
-surgery_start then case_id.
+`case_mart` builds it part by part (`transform.parts`), writing each part through a materialiser (the
+runner's scratch files for `ector transform`, memory for the library and the tests), and returns the plan
+that reads the parts back in order with the expected rates added: columns, order and dtypes of the data
+dictionary (`dictionary.MART_COLUMNS`), sorted by surgery_start then case_id.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import polars as pl
 
 from ector.contract import TABLE_NAMES
 from ector.errors import MissingInputError
+from ector.materialise import InMemory, Materialiser
 from ector.settings import AnalysisSettings
 from ector.transform import derive, outcomes
 from ector.transform.dictionary import MART_COLUMN_NAMES, MART_COLUMNS, unavailable_columns
 from ector.transform.enrich import enrich
-from ector.transform.risk import check_strata, expected_rate
+from ector.transform.risk import check_strata, stratum_rates, with_expected
 
 MART_SORT: tuple[str, str] = ("surgery_start", "case_id")
+PART_CASES = 1_000_000  # cases of a part, about (the `mart_part_cases` setting's default)
 # Each expected column: the outcome whose stratum rate it is, and the per-case predicted risk that overrides it.
 EXPECTED: dict[str, tuple[str, str | None]] = {
     "expected_mortality_30d": ("mortality_30d", "predicted_mortality"),
@@ -27,19 +31,49 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 }
 
 
-def case_mart(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) -> pl.LazyFrame:
-    """Return the case-mart plan built from consolidated `tables` (cases mandatory, the others optional).
+@dataclass(frozen=True)
+class CaseMart:
+    """The case mart's plan, and how many parts it was built in."""
+
+    plan: pl.LazyFrame
+    parts: int
+
+
+def case_mart(
+    tables: Mapping[str, pl.LazyFrame],
+    analysis: AnalysisSettings,
+    out: Materialiser | None = None,
+    *,
+    part_cases: int = PART_CASES,
+) -> CaseMart:
+    """Return the case mart of consolidated `tables` (cases mandatory, the others optional), built in parts of
+    about `part_cases` cases written through `out`.
 
     Outcomes needing an absent table are null for every case (see `unavailable_outcomes`). Expected rates are
     stratum rates over the whole mart, so filtering the returned plan afterwards does not change them.
-    One plan holds every case at once; `transform.parts` builds the same mart part by part.
+    MissingInputError without cases, ConfigError for a risk stratum that is not a mart column.
     """
+    from ector.transform.parts import earlier_cases, part_plan, parts_of, surgery_days
+
+    out = out or InMemory()
     strata = check_mart_inputs(tables, analysis)
+    window = analysis.outcome_window_days
     cases = tables["cases"].with_columns(derive.surgery_date())
-    frame = case_rows(cases, tables, analysis.outcome_window_days)
-    frame = frame.with_columns(_expected_rates(strata, unavailable_columns(present_tables(tables))))
-    # Joins do not keep row order: this one sort is what makes the output deterministic.
-    return in_mart_order(frame).sort(*MART_SORT)
+    days = out.collect(surgery_days(cases, part_cases))
+    earlier = out.collect(earlier_cases(cases, days))
+    parts = parts_of(days)
+    mart = out.spill_in_turn("part", (part_plan(tables, part, earlier, window) for part in parts))
+    unavailable = unavailable_columns(present_tables(tables))
+    wanted = {name: spec for name, spec in EXPECTED.items() if name not in unavailable}
+    # The stratum rates are collected first (one pass over the parts), so the last pass streams.
+    collected = out.collect_all([stratum_rates(mart, outcome, strata) for outcome, _ in wanted.values()])
+    rates = dict(zip(wanted, collected, strict=True))
+    for name, (outcome, given) in EXPECTED.items():
+        if name in unavailable:
+            mart = mart.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
+        else:
+            mart = with_expected(mart, outcome, strata, name=name, given=given, rates=rates[name])
+    return CaseMart(in_mart_order(mart), len(parts))
 
 
 def check_mart_inputs(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) -> list[str]:
@@ -84,16 +118,6 @@ def case_rows(
 def in_mart_order(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Return the mart columns of `frame` in dictionary order and dtypes (casts are no-ops unless a dtype drifted)."""
     return frame.select(pl.col(c.name).cast(c.dtype) for c in MART_COLUMNS)
-
-
-def _expected_rates(strata: list[str], unavailable: list[str]) -> list[pl.Expr]:
-    # Windows over the strata rather than group_by + join back: the join would compute the frame twice.
-    return [
-        (pl.lit(None, dtype=pl.Float64) if name in unavailable else expected_rate(outcome, strata, given=given)).alias(
-            name
-        )
-        for name, (outcome, given) in EXPECTED.items()
-    ]
 
 
 def present_tables(tables: Mapping[str, pl.LazyFrame]) -> list[str]:

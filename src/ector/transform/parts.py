@@ -1,10 +1,10 @@
 """The case mart built part by part, so that memory follows the size of a part rather than of the whole mart.
 
-`case_mart` is one plan over every case: its joins hold hash tables over all cases and its sort holds them all
-(5.8 GB at 10M cases, docs/performance.md). Here the cases are cut into runs of consecutive surgery days of
-about `part_cases` cases each. Each part is built, sorted and written in turn; then one streaming pass reads
-the parts in order, adds the expected rates and writes the mart. Parts follow the mart's sort order, so the
-parts read in order are the sorted mart, and the result equals `case_mart`'s.
+One plan over every case held hash tables over all cases and sorted them all (5.8 GB at 10M cases,
+docs/performance.md). Here the cases are cut into runs of consecutive surgery days of about `part_cases` cases
+each. Each part is built, sorted and written in turn (`mart.case_mart`); then one streaming pass reads the
+parts in order, adds the expected rates and writes the mart. Parts follow the mart's sort order, so the parts
+read in order are the sorted mart.
 
 What a case needs from outside its part is brought in explicitly:
 - surgeon_case_seq: each surgeon and family's number of cases in earlier parts, added to the rank in the part;
@@ -21,12 +21,9 @@ from datetime import date, datetime, time, timedelta
 
 import polars as pl
 
-from ector.pipeline import StageContext
-from ector.settings import AnalysisSettings
 from ector.transform import derive
-from ector.transform.dictionary import MART_COLUMN_NAMES, unavailable_columns
-from ector.transform.mart import EXPECTED, case_rows, check_mart_inputs, in_mart_order, present_tables
-from ector.transform.risk import stratum_rates, with_expected
+from ector.transform.dictionary import MART_COLUMN_NAMES
+from ector.transform.mart import EXPECTED, case_rows
 
 UNIT = ("surgeon_id", "procedure_family")  # the cases surgeon_case_seq counts
 _EARLIER = "_earlier_cases"
@@ -151,31 +148,3 @@ def part_plan(tables: Mapping[str, pl.LazyFrame], part: Part, earlier: pl.DataFr
     seq = (derive.surgeon_case_seq() + pl.col(_EARLIER).fill_null(0)).alias("surgeon_case_seq")
     frame = case_rows(cases, chosen, window, later=later, case_seq=seq)
     return frame.select(c for c in MART_COLUMN_NAMES if c not in EXPECTED).sort("surgery_start", "case_id")
-
-
-def mart_in_parts(
-    context: StageContext, tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings, part_cases: int
-) -> pl.LazyFrame:
-    """Write the mart's parts to the stage's scratch folder and return the plan that reads them as the mart.
-
-    The caller sinks the plan; the runner removes the scratch files once the stage's body returns.
-    """
-    strata = check_mart_inputs(tables, analysis)
-    window = analysis.outcome_window_days
-    cases = tables["cases"].with_columns(derive.surgery_date())
-    days = context.collect(surgery_days(cases, part_cases))
-    earlier = context.collect(earlier_cases(cases, days))
-    parts = parts_of(days)
-    context.facts["mart_parts"] = len(parts)
-    mart = context.sink_scratch_in_turn("part", (part_plan(tables, part, earlier, window) for part in parts))
-    unavailable = unavailable_columns(present_tables(tables))
-    wanted = {name: spec for name, spec in EXPECTED.items() if name not in unavailable}
-    # The stratum rates are collected first (one pass over the parts), so the last pass streams.
-    collected = context.collect_all([stratum_rates(mart, outcome, strata) for outcome, _ in wanted.values()])
-    rates = dict(zip(wanted, collected, strict=True))
-    for name, (outcome, given) in EXPECTED.items():
-        if name in unavailable:
-            mart = mart.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
-        else:
-            mart = with_expected(mart, outcome, strata, name=name, given=given, rates=rates[name])
-    return in_mart_order(mart)

@@ -64,13 +64,3 @@ def with_expected(
     if given is not None:
         joined = joined.with_columns(pl.coalesce(pl.col(given), pl.col(name)).alias(name))
     return joined
-
-
-def expected_rate(outcome: str, strata: Sequence[str], *, given: str | None = None) -> pl.Expr:
-    """Return the expression form of `with_expected` (a window over the strata) for use inside a select.
-
-    Equivalent to `with_expected`, but evaluated with `over`, which needs the whole frame in memory.
-    """
-    rate = pl.col(outcome).cast(pl.Float64).mean()
-    rate = rate.over(list(strata)) if strata else rate
-    return pl.coalesce(pl.col(given), rate) if given is not None else rate

@@ -1,78 +1,61 @@
 """The transform stage: consolidate/<table>.parquet -> transform/cases.parquet (the case mart).
 
 The body reads whichever consolidated tables exist (cases is mandatory), builds the mart part by part
-(`transform.parts`, the same mart as the single plan `case_mart`), applies the row selection (--where, --since,
---until), and hands the plan to the runner, which sinks it. Outcomes that cannot be had for lack of a table are
-recorded in the manifest as `unavailable_outcomes`.
+(`mart.case_mart`), applies the row selection (--where, --since, --until) and sinks it. Outcomes that cannot
+be had for lack of a table are recorded in the manifest as `unavailable_outcomes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-import polars as pl
+from ector.consolidate.stage import STAGE as CONSOLIDATE
+from ector.contract import TABLE_NAMES
+from ector.stage import Input, Option, Stage
 
-from ector.contract import TABLE_NAMES, table
-from ector.errors import ConfigError, InputError
-from ector.pipeline import StageContext
-from ector.transform.dictionary import MART_COLUMN_NAMES
-from ector.transform.filters import date_range, parse_where
-from ector.transform.filters import where as where_filter
-from ector.transform.mart import case_mart, present_tables, unavailable_outcomes
-from ector.transform.parts import mart_in_parts
+if TYPE_CHECKING:
+    import polars as pl
 
-MART_PATH = "transform/cases.parquet"
-PRODUCER = "consolidate"
+    from ector.runner import StageRun
 
 
-def transform_stage(
-    context: StageContext, where: str | None = None, since: date | None = None, until: date | None = None
-) -> None:
-    """Stage the case mart of the consolidated tables, filtered by where/since/until, as transform/cases.parquet.
+def _transform(run: StageRun) -> None:
+    """Build the case mart of the consolidated tables, filtered by --where/--since/--until, and sink it."""
+    from ector.transform.mart import case_mart, present_tables, unavailable_outcomes
 
-    The mart is built in parts of `mart_part_cases` cases (see `transform.parts`), written to scratch files
-    that the runner removes once the stage ends.
-    """
-    tables = read_selected(context, where, since, until)
-    mart = mart_in_parts(context, tables, context.settings.analysis, context.settings.mart_part_cases)
-    context.sink({MART_PATH: select_cases(mart, where=where, since=since, until=until)})
-
-
-def plan_transform(
-    context: StageContext, where: str | None = None, since: date | None = None, until: date | None = None
-) -> pl.LazyFrame:
-    """Return the filtered case-mart plan of the work directory's consolidated tables, as one plan, facts recorded.
-
-    What `ector transform -o` collects; it holds the whole mart in memory, as its result does.
-    """
-    tables = read_selected(context, where, since, until)
-    mart = case_mart(tables, context.settings.analysis)
-    return select_cases(mart, where=where, since=since, until=until)
-
-
-def read_selected(
-    context: StageContext, where: str | None, since: date | None, until: date | None
-) -> dict[str, pl.LazyFrame]:
-    """Check the selection, then return the consolidated tables and record what the manifest says of them.
-
-    The filters are checked before anything is read: a bad --where or since > until is a ConfigError (exit 2).
-    """
-    check_selection(where, since, until)
-    tables = read_consolidated(context)
-    context.facts["absent_tables"] = [name for name in TABLE_NAMES if name not in tables]
-    context.facts["unavailable_outcomes"] = unavailable_outcomes(tables)
-    context.facts["selection"] = {
-        # Only whether --where was given: its text may name a patient id, and the manifest is no place for one.
+    where, since, until = run.options.get("where"), _day(run.options.get("since")), _day(run.options.get("until"))
+    check_selection(where, since, until)  # before anything is read
+    tables = {name: run.read(name) for name in TABLE_NAMES if name == "cases" or run.has(name)}
+    check_contract(tables)
+    run.facts["absent_tables"] = [name for name in TABLE_NAMES if name not in tables]
+    run.facts["unavailable_outcomes"] = unavailable_outcomes(tables)
+    # Only whether --where was given: its text may name a patient id, and the manifest is no place for one.
+    run.facts["selection"] = {
         "where": where is not None,
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
     }
-    return tables
+    mart = case_mart(
+        {name: tables[name] for name in present_tables(tables)},
+        run.settings.analysis,
+        run.outputs,
+        part_cases=run.settings.mart_part_cases,
+    )
+    run.facts["mart_parts"] = mart.parts
+    run.sink({"cases": select_cases(mart.plan, where=where, since=since, until=until)})
+
+
+def _day(value: datetime | date | None) -> date | None:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def check_selection(where: str | None, since: date | None, until: date | None) -> None:
     """Raise ConfigError when --where is not one valid condition over mart columns, or since is after until."""
+    from ector.errors import ConfigError
+    from ector.transform.dictionary import MART_COLUMN_NAMES
+    from ector.transform.filters import parse_where
+
     if where is not None:
         parse_where(where, MART_COLUMN_NAMES)
     if since is not None and until is not None and since > until:
@@ -87,23 +70,19 @@ def select_cases(
     Applied after the mart is built, so outcomes and expected rates are those of the whole mart: a case's
     reoperation after `until` still counts, and stratum rates do not depend on the selection.
     """
+    from ector.transform.dictionary import MART_COLUMN_NAMES
+    from ector.transform.filters import date_range
+    from ector.transform.filters import where as where_filter
+
     selected = mart if since is None and until is None else mart.filter(date_range(since, until))
     return selected if where is None else where_filter(selected, where, MART_COLUMN_NAMES)
 
 
-def read_consolidated(context: StageContext) -> dict[str, pl.LazyFrame]:
-    """Return a scan of every consolidated table in the work directory; MissingInputError without cases."""
-    tables = {"cases": context.read(f"{PRODUCER}/cases.parquet", produced_by=PRODUCER)}
-    for name in TABLE_NAMES:
-        relative = f"{PRODUCER}/{name}.parquet"
-        if name != "cases" and context.workdir.output(relative).is_file():
-            tables[name] = context.read(relative, produced_by=PRODUCER)
-    check_contract(tables)
-    return {name: tables[name] for name in present_tables(tables)}
-
-
-def check_contract(tables: Mapping[str, pl.LazyFrame]) -> None:
+def check_contract(tables: dict[str, pl.LazyFrame]) -> None:
     """Raise InputError when a table lacks a canonical column or holds it in another dtype (footer only)."""
+    from ector.contract import table
+    from ector.errors import InputError
+
     for name, frame in tables.items():
         schema = frame.collect_schema()
         for column in table(name).columns:
@@ -114,3 +93,23 @@ def check_contract(tables: Mapping[str, pl.LazyFrame]) -> None:
                     f"consolidated {name}.{column.name} is {schema[column.name]}, not {column.dtype}",
                     "rerun `ector consolidate`",
                 )
+
+
+_DATE = ("%Y-%m-%d",)
+
+STAGE = Stage(
+    name="transform",
+    command=("transform",),
+    summary="Build the case mart (one row per case, every derived outcome) from the consolidated tables.",
+    example="ector transform -o - --where \"approach = 'robotic'\" | ector workflow surgeon -i - -o - --format csv",
+    sections=("analysis",),
+    inputs={name: Input(CONSOLIDATE.output(name), CONSOLIDATE.name, optional=name != "cases") for name in TABLE_NAMES},
+    outputs=("cases",),
+    options=(
+        Option("where", ("--where",), "SQL condition over mart columns"),
+        Option("since", ("--since",), "first surgery date", kind=datetime, formats=_DATE),
+        Option("until", ("--until",), "last surgery date", kind=datetime, formats=_DATE),
+    ),
+    primary="cases",
+    body=_transform,
+)

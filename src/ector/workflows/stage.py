@@ -1,55 +1,84 @@
-"""The workflow stage body: read the case mart, build one view's tables, hand them to the runner to sink.
+"""The workflow stages: the case mart -> workflow/<view>/<table>.parquet, one stage per view.
 
-`workflow_stage` builds one view (`ector workflow VIEW`); `ector all` runs it for each view in turn. The view
-functions are the library's own (`surgeon_view`, ...), given the runner's materialiser: the tests call what
-the command runs.
+Each body reads the mart (transform/cases.parquet, or a mart given with `-i`), calls the view's own function
+(`surgeon_view`, ...) with the runner's materialiser, and sinks every table; `summary` is the primary one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final
 
-import polars as pl
+from ector.stage import Input, Option, Stage
+from ector.transform.stage import STAGE as TRANSFORM
 
-from ector.console import out
-from ector.materialise import Materialiser
-from ector.pipeline import StageContext, StageOutputs
-from ector.settings import AnalysisSettings
-from ector.workflows.patient import patient_view
-from ector.workflows.plan import Frame
-from ector.workflows.site import site_view
-from ector.workflows.surgeon import surgeon_view
+if TYPE_CHECKING:
+    from ector.runner import StageRun
 
-View = Literal["patient", "surgeon", "site"]
-
-VIEWS: Final[dict[str, Callable[[pl.LazyFrame, AnalysisSettings, Materialiser], dict[str, Frame]]]] = {
-    "patient": patient_view,
-    "surgeon": surgeon_view,
-    "site": site_view,
-}
-CASE_MART: Final = "transform/cases.parquet"
-
-
-def workflow_stage(context: StageContext, view: View, mart: pl.LazyFrame | None = None) -> None:
-    """Build one view from the case mart (transform/cases.parquet, or `mart` from stdin) and sink every table.
-
-    Tables go to workflow/<view>/<table>.parquet; summary.parquet is the primary one. Raises MissingInputError
-    naming `ector transform` when there is no case mart and none was given.
-    """
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; views are {', '.join(VIEWS)}")
-    if mart is None:
-        mart = context.read(CASE_MART, produced_by="transform")
-    tables = VIEWS[view](mart, context.settings.analysis, StageOutputs(context))
-    _record_availability(context, tables)
-    StageOutputs(context).sink({name: frame.lazy() for name, frame in sorted(tables.items())})
+VIEWS: Final = ("patient", "surgeon", "site")
+_HELP: Final = {
+    "patient": (
+        "Patient view: cohorts by age band, sex, ASA, urgency, family, approach, period; per-patient summary.",
+        "ector workflow patient --by year",
+        ("summary", "per_patient", "availability"),
+    ),
+    "surgeon": (
+        "Surgeon view: volumes, rates with intervals, O/E, funnels, case mix, learning curves, CUSUM and VLAD.",
+        "ector workflow surgeon -o - --format csv | column -s, -t",
+        (
+            "summary", "by_family", "by_period", "outcomes", "case_mix", "learning_curve", "cusum", "funnel",
+            "availability",
+        ),
+    ),
+    "site": (
+        "Site view: the surgeon view's figures per site, volume trends and surgeons active per period.",
+        "ector workflow site --by quarter",
+        (
+            "summary", "by_family", "by_period", "outcomes", "case_mix", "cusum", "funnel", "volume_trend",
+            "surgeons_active", "availability",
+        ),
+    ),
+}  # fmt: skip
 
 
-def _record_availability(context: StageContext, tables: dict[str, Frame]) -> None:
-    """Warn about inputs not available, and record them in the manifest."""
-    availability = tables["availability"].lazy().collect()
-    missing = availability.filter(~pl.col("available"))["column"].to_list()
-    for column in missing:
-        out.event(f"{column} not available: shown as such, not as zero", stage=context.name, level="warning")
-    context.facts["not_available"] = missing
+def _body(view: str) -> Callable[[StageRun], None]:
+    def build(run: StageRun) -> None:
+        """Build the view from the case mart and sink every table; record the inputs not available."""
+        import polars as pl
+
+        from ector.console import out
+        from ector.workflows.patient import patient_view
+        from ector.workflows.site import site_view
+        from ector.workflows.surgeon import surgeon_view
+
+        function = {"patient": patient_view, "surgeon": surgeon_view, "site": site_view}[view]
+        tables = function(run.read("mart"), run.settings.analysis, run.outputs)
+        availability = tables["availability"].lazy().collect()
+        missing = availability.filter(~pl.col("available"))["column"].to_list()
+        for column in missing:
+            out.event(f"{column} not available: shown as such, not as zero", stage=run.name, level="warning")
+        run.facts["not_available"] = missing
+        run.sink({name: frame.lazy() for name, frame in sorted(tables.items())})
+
+    return build
+
+
+def _stage(view: str) -> Stage:
+    summary, example, tables = _HELP[view]
+    return Stage(
+        name=f"workflow/{view}",
+        command=("workflow", view),
+        summary=summary,
+        example=example,
+        sections=("analysis",),
+        inputs={"mart": Input(TRANSFORM.output("cases"), TRANSFORM.name)},
+        outputs=tables,
+        options=(Option("by", ("--by",), "period of trends: month | quarter | year", setting="analysis.period"),),
+        primary="summary",
+        piped_input="mart",
+        body=_body(view),
+    )
+
+
+PATIENT, SURGEON, SITE = (_stage(view) for view in VIEWS)
+STAGES: Final = (PATIENT, SURGEON, SITE)

@@ -1,6 +1,7 @@
-"""The `ector` command: one thin command per stage over the library; errors become exit codes.
+"""The `ector` application: its global options, the effective settings, and errors turned into exit codes.
 
-Heavy libraries (polars, connectorx, plotnine) are imported inside commands so `ector --help` stays fast.
+The commands are registered by the other modules of this package (`ector.cli` imports them in order). Heavy
+libraries (polars, connectorx, plotnine) are imported inside commands so `ector --help` stays fast.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from ector.console import out
 from ector.errors import EXIT_FAILED, EXIT_USAGE, EctorError, redact
 
 if TYPE_CHECKING:
-    from ector.pipeline import StageBody
     from ector.settings import Settings
 
 app = typer.Typer(
@@ -39,6 +39,8 @@ class _Globals:
 
 
 _globals = _Globals()
+FORCE = Annotated[bool, typer.Option("--force", "-f", help="run even when inputs and settings are unchanged")]
+FORMAT_HELP = "stream format for -o: arrow (default for pipes) | csv | json (NDJSON) | parquet"
 
 
 def _version(value: bool) -> None:
@@ -79,100 +81,6 @@ def load(**overrides: Any) -> Settings:
     from ector.settings import load_settings
 
     return load_settings(_globals.config, {"workdir": _globals.workdir, **overrides})
-
-
-def run(name: str, body: StageBody, settings: Settings, *, force: bool, **options: Any) -> None:
-    from ector.pipeline import run_stage
-
-    # Options left at their defaults are not recorded, so `ector all` and a plain single command agree.
-    given = {key: value for key, value in options.items() if value is not None}
-    run_stage(name, body, settings, options=given, force=force)
-
-
-_FORCE = Annotated[bool, typer.Option("--force", "-f", help="run even when inputs and settings are unchanged")]
-_FORMAT_HELP = "stream format for -o: arrow (default for pipes) | csv | json (NDJSON) | parquet"
-
-
-@app.command("config", rich_help_panel="Settings")
-def config_command() -> None:
-    """Print the effective settings as YAML, every secret masked.
-
-    Example: ECTOR_ANALYSIS__PERIOD=month ector config
-    """
-    import yaml
-
-    settings = load()
-    typer.echo(yaml.safe_dump(settings.masked(), sort_keys=False), nl=False)
-
-
-@app.command("init", rich_help_panel="Settings")
-def init_command(
-    directory: Annotated[Path, typer.Argument(help="folder to write ector.yaml into")] = Path(),
-    force: Annotated[bool, typer.Option("--force", help="overwrite an existing ector.yaml")] = False,
-) -> None:
-    """Write a commented ector.yaml template listing every setting with its default.
-
-    Example: ector init && $EDITOR ector.yaml
-    """
-    from ector.errors import ConfigError
-    from ector.template import settings_template
-    from ector.workdir import write_text_atomic
-
-    target = directory / "ector.yaml"
-    if target.exists() and not force:
-        raise ConfigError(f"{target} already exists", "pass --force to overwrite it")
-    write_text_atomic(target, settings_template())
-    out.event(f"wrote {target}")
-
-
-@app.command("demo", rich_help_panel="Pipeline")
-def demo_command(
-    out_path: Annotated[
-        str, typer.Option("--out", "-o", help="SQLite file to write, or a folder ending in / for Parquet")
-    ] = "demo/gold.sqlite",
-    cases: Annotated[int, typer.Option("--cases", "-n", min=100, max=200_000_000, help="number of cases")] = 20_000,
-    seed: Annotated[int, typer.Option("--seed", help="random seed: same seed, same data")] = 7,
-    clean: Annotated[bool, typer.Option("--clean", help="no planted dirt")] = False,
-) -> None:
-    """Write a synthetic Igraine Gold layer with planted truth and planted dirt.
-
-    Example: ector demo --out demo/gold.sqlite --cases 20000 --seed 7
-    """
-    from ector.demo import write_demo
-
-    result = write_demo(out_path, cases=cases, seed=seed, clean=clean)
-    out.event(f"wrote a demo Gold layer of {cases:,} cases", stage="demo", source=result.source_uri)
-    out.event(f"truth file: {result.truth_path}", stage="demo")
-
-
-@app.command("ingest", rich_help_panel="Pipeline")
-def ingest_command(
-    source: Annotated[str | None, typer.Option("--source", "-s", help="connectorx URI or Parquet folder")] = None,
-    table: Annotated[
-        list[str] | None, typer.Option("--table", "-t", help="ingest only this canonical table (repeatable)")
-    ] = None,
-    force: _FORCE = False,
-) -> None:
-    """Read the Gold tables from a database or Parquet folder into <workdir>/ingest/.
-
-    Example: ector ingest --source postgresql://ector@db.example/gold --table cases --table patients
-    """
-    from ector import stages
-    from ector.ingest import check_table_names
-    from ector.ingest.sources import local_fingerprint
-    from ector.pipeline import run_stage
-
-    settings = load(**{"source.uri": source})
-    check_table_names(table)  # before the source is opened
-    external = local_fingerprint(settings.source.uri) if settings.source.uri else None
-    run_stage(
-        "ingest",
-        lambda context: stages.ingest(context, table),
-        settings,
-        options={"tables": sorted(table)} if table else {},
-        force=force,
-        external_inputs=external,
-    )
 
 
 class Terminated(BaseException):
@@ -233,7 +141,3 @@ def _silence_stdout() -> None:
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-
-
-# The other commands live in their own modules; importing them registers them on `app`, in this order.
-from ector import cli_stages  # noqa: E402, F401

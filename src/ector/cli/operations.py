@@ -6,59 +6,13 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from ector.cli import _FORCE, app, load
+from ector.cli.app import FORCE, app, load
 from ector.console import out
 from ector.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from ector.pipeline import StageBody
-    from ector.settings import Settings
-
-_GROUPS = {"workflow": ("workflow/patient", "workflow/surgeon", "workflow/site")}
-
-
-def stage_bodies(settings: Settings) -> dict[str, tuple[StageBody, dict[str, Any]]]:
-    """Each stage's body and options as `ector all` runs it: the single commands' defaults."""
-    from ector import stages
-    from ector.consolidate.stage import consolidate_stage
-    from ector.report.stage import report_stage
-    from ector.transform.stage import transform_stage
-    from ector.workflows.stage import workflow_stage
-
-    audience = settings.report.audience
-    return {
-        "ingest": (lambda c: stages.ingest(c, None), {}),
-        "consolidate": (consolidate_stage, {}),
-        "transform": (lambda c: transform_stage(c), {}),
-        "workflow/patient": (lambda c: workflow_stage(c, "patient"), {}),
-        "workflow/surgeon": (lambda c: workflow_stage(c, "surgeon"), {}),
-        "workflow/site": (lambda c: workflow_stage(c, "site"), {}),
-        "report": (lambda c: report_stage(c, audience, None), {"audience": audience}),
-    }
-
-
-def chain_slice(first: str | None, last: str | None) -> list[str]:
-    """The stage names from `first` to `last` inclusive (`workflow` stands for the three views)."""
-    from ector.pipeline import STAGE_NAMES
-
-    names = list(STAGE_NAMES)
-
-    def position(name: str, pick: int) -> int:
-        members = _GROUPS.get(name, (name,))
-        if members[0] not in names:
-            choices = ", ".join(dict.fromkeys(n.split("/")[0] for n in names))
-            raise ConfigError(f"unknown stage {name!r}", f"stages: {choices}")
-        return names.index(members[pick])
-
-    start = position(first, 0) if first else 0
-    stop = position(last, -1) if last else len(names) - 1
-    if start > stop:
-        raise ConfigError(f"--from {first} comes after --to {last}", "give the stages in pipeline order")
-    return names[start : stop + 1]
 
 
 @app.command("all", rich_help_panel="Pipeline")
@@ -66,32 +20,27 @@ def all_command(
     source: Annotated[str | None, typer.Option("--source", "-s", help="connectorx URI or Parquet folder")] = None,
     first: Annotated[str | None, typer.Option("--from", help="first stage to run (e.g. transform)")] = None,
     last: Annotated[str | None, typer.Option("--to", help="last stage to run (e.g. workflow)")] = None,
-    force: _FORCE = False,
+    force: FORCE = False,
 ) -> None:
     """Run every stage in order, skipping those whose inputs and settings are unchanged.
 
     Example: ector all --source demo/gold.sqlite && open ector-work/report/index.html
     """
-    from ector.ingest.sources import local_fingerprint
+    from ector.chain import REPORT, chain_slice
     from ector.lock import workdir_lock
-    from ector.pipeline import run_stage
+    from ector.runner import run_stage
 
     settings = load(**{"source.uri": source})
-    names = chain_slice(first, last)
-    bodies = stage_bodies(settings)
+    stages = chain_slice(first, last)
     ran: list[tuple[str, str, float]] = []
     with workdir_lock(settings.workdir):
-        for name in names:
-            body, options = bodies[name]
-            external = None
-            if name == "ingest" and settings.source.uri:
-                external = local_fingerprint(settings.source.uri)
+        for stage in stages:
             clock = time.perf_counter()
-            did_run = run_stage(name, body, settings, options=options, force=force, external_inputs=external)
-            ran.append((name, "ran" if did_run else "fresh, skipped", time.perf_counter() - clock))
+            did_run = run_stage(stage, settings, force=force)
+            ran.append((stage.name, "ran" if did_run else "fresh, skipped", time.perf_counter() - clock))
     _closing_summary(ran)
-    if "report" in names:
-        out.event(f"report: {settings.workdir / 'report' / 'index.html'}")
+    if REPORT in stages:
+        out.event(f"report: {settings.workdir / REPORT.name / 'index.html'}")
 
 
 def _closing_summary(ran: list[tuple[str, str, float]]) -> None:
@@ -120,21 +69,20 @@ def status_command(
     from rich.console import Console
     from rich.table import Table
 
-    from ector.pipeline import STAGES, staleness
+    from ector.chain import CHAIN
+    from ector.runner import staleness
     from ector.workdir import WorkDir
 
     settings = load(**{"source.uri": source})
     manifest = WorkDir(settings.workdir).read_manifest()
-    bodies_options = {"report": {"audience": settings.report.audience}}
     table = Table(title=f"work directory {settings.workdir}", title_justify="left")
     for column in ("stage", "last run", "seconds", "rows in", "rows out", "quarantined", "state"):
         table.add_column(
             column, justify="right" if column in ("seconds", "rows in", "rows out", "quarantined") else "left"
         )
-    for spec in STAGES:
+    for spec in CHAIN:
         entry = manifest["stages"].get(spec.name)
-        external = _ingest_fingerprint(settings) if spec.name == "ingest" else None
-        reason = staleness(spec, settings, bodies_options.get(spec.name, {}), external)
+        reason = staleness(spec, settings)
         state = "fresh" if reason is None else f"stale: {reason}"
         if entry is None:
             table.add_row(spec.name, "-", "-", "-", "-", "-", state)
@@ -155,12 +103,6 @@ def status_command(
     Console(width=160).print(table)
 
 
-def _ingest_fingerprint(settings: Settings) -> dict[str, str] | None:
-    from ector.ingest.sources import local_fingerprint
-
-    return local_fingerprint(settings.source.uri) if settings.source.uri else None
-
-
 @app.command("show", rich_help_panel="Work directory")
 def show_command(
     target: Annotated[str, typer.Argument(help="STAGE/TABLE, e.g. consolidate/summary or workflow/surgeon/funnel")],
@@ -177,18 +119,19 @@ def show_command(
     """
     import polars as pl
 
+    from ector.chain import producer
     from ector.engine import collect
     from ector.transform.filters import where as where_filter
     from ector.workdir import is_readable, unreadable
 
     settings = load()
     path = _table_path(settings.workdir, target)
-    producer = _producer(path.relative_to(settings.workdir.resolve()).as_posix())
+    owner = producer(path.relative_to(settings.workdir.resolve()).as_posix())
     frame = pl.scan_parquet(path)
     try:
         names = frame.collect_schema().names()
     except (OSError, pl.exceptions.PolarsError):
-        raise unreadable(path, producer) from None
+        raise unreadable(path, owner.name if owner else None) from None
     if where is not None:  # an empty --where is refused, as by transform, not read as "no condition"
         frame = where_filter(frame, where, names)
     if columns:
@@ -203,7 +146,7 @@ def show_command(
         result = collect(frame, settings.engine)
     except (OSError, pl.exceptions.PolarsError) as exc:
         if not is_readable(path):
-            raise unreadable(path, producer) from None
+            raise unreadable(path, owner.name if owner else None) from None
         if not isinstance(exc, pl.exceptions.ComputeError):
             raise
         raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}", "rerun the stage with --force") from None
@@ -214,14 +157,6 @@ def show_command(
     from ector.pipes import check_format, write_stream
 
     write_stream(result, check_format(chosen_format), sys.stdout.buffer)
-
-
-def _producer(relative: str) -> str | None:
-    """The stage that writes a file of the work directory (the longest stage name its path starts with)."""
-    from ector.pipeline import STAGE_NAMES
-
-    owners = [name for name in STAGE_NAMES if relative.startswith(f"{name}/")]
-    return max(owners, key=len) if owners else None
 
 
 def _table_path(workdir: Path, target: str) -> Path:

@@ -1,0 +1,63 @@
+"""`ector config`, `init` and `demo`: the settings in effect, a settings template, and a demo Gold layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ector.cli.app import app, load
+from ector.console import out
+
+
+@app.command("config", rich_help_panel="Settings")
+def config_command() -> None:
+    """Print the effective settings as YAML, every secret masked.
+
+    Example: ECTOR_ANALYSIS__PERIOD=month ector config
+    """
+    import yaml
+
+    settings = load()
+    typer.echo(yaml.safe_dump(settings.masked(), sort_keys=False), nl=False)
+
+
+@app.command("init", rich_help_panel="Settings")
+def init_command(
+    directory: Annotated[Path, typer.Argument(help="folder to write ector.yaml into")] = Path(),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing ector.yaml")] = False,
+) -> None:
+    """Write a commented ector.yaml template listing every setting with its default.
+
+    Example: ector init && $EDITOR ector.yaml
+    """
+    from ector.errors import ConfigError
+    from ector.template import settings_template
+    from ector.workdir import write_text_atomic
+
+    target = directory / "ector.yaml"
+    if target.exists() and not force:
+        raise ConfigError(f"{target} already exists", "pass --force to overwrite it")
+    write_text_atomic(target, settings_template())
+    out.event(f"wrote {target}")
+
+
+@app.command("demo", rich_help_panel="Pipeline")
+def demo_command(
+    out_path: Annotated[
+        str, typer.Option("--out", "-o", help="SQLite file to write, or a folder ending in / for Parquet")
+    ] = "demo/gold.sqlite",
+    cases: Annotated[int, typer.Option("--cases", "-n", min=100, max=200_000_000, help="number of cases")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="random seed: same seed, same data")] = 7,
+    clean: Annotated[bool, typer.Option("--clean", help="no planted dirt")] = False,
+) -> None:
+    """Write a synthetic Igraine Gold layer with planted truth and planted dirt.
+
+    Example: ector demo --out demo/gold.sqlite --cases 20000 --seed 7
+    """
+    from ector.demo import write_demo
+
+    result = write_demo(out_path, cases=cases, seed=seed, clean=clean)
+    out.event(f"wrote a demo Gold layer of {cases:,} cases", stage="demo", source=result.source_uri)
+    out.event(f"truth file: {result.truth_path}", stage="demo")
