@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,12 +29,13 @@ SCALE_SURGEONS, SCALE_SITES = 2000, 40  # the units of a 1M-case demo
 _REPORT = """
 import json, resource, sys
 from pathlib import Path
-from ector.pipeline import run_stage
-from ector.report.stage import report_stage
+from ector.chain import REPORT
+from ector.runner import run_stage
 from ector.settings import load_settings
 workdir, audience, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-settings = load_settings(overrides={"workdir": workdir, "privacy.pseudonym_key": sys.argv[4]})
-run_stage("report", lambda context: report_stage(context, audience, out), settings)
+overrides = {"workdir": workdir, "report.audience": audience, "privacy.pseudonym_key": sys.argv[4]}
+settings = load_settings(overrides=overrides)
+run_stage(REPORT, settings, {"out": out})
 me, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"peak_mb": me.ru_maxrss / 1024, "worker_peak_mb": workers.ru_maxrss / 1024,
                   "cpu": me.ru_utime + me.ru_stime, "worker_cpu": workers.ru_utime + workers.ru_stime}))
@@ -91,22 +91,16 @@ def demo_workdir(cases: int) -> Path:
     workdir = DATA / f"report-demo-{cases}" / "work"
     if (workdir / "workflow" / "site" / "summary.parquet").is_file():
         return workdir
-    from ector import stages
-    from ector.consolidate.stage import consolidate_stage
+    from ector.chain import chain_slice
     from ector.demo import write_demo
-    from ector.pipeline import run_stage
+    from ector.runner import run_stage
     from ector.settings import load_settings
-    from ector.transform.stage import transform_stage
-    from ector.workflows.stage import workflow_stage
 
     print(f"building a {cases:,}-case demo work directory in {workdir.parent} ...", file=sys.stderr)
     demo = write_demo(f"{workdir.parent / 'gold'}/", cases=cases, seed=7)
     settings = load_settings(overrides={"workdir": str(workdir), "source.uri": demo.source_uri})
-    run_stage("ingest", stages.ingest, settings)
-    run_stage("consolidate", consolidate_stage, settings)
-    run_stage("transform", transform_stage, settings)
-    for view in ("patient", "surgeon", "site"):
-        run_stage(f"workflow/{view}", partial(workflow_stage, view=view), settings)
+    for stage in chain_slice(None, "workflow"):
+        run_stage(stage, settings)
     return workdir
 
 
@@ -118,9 +112,9 @@ def scale_workdir(cases: int) -> Path:
     sys.path.insert(0, str(ROOT))
     from tests.workflows.marts import make_mart
 
-    from ector.pipeline import run_stage
+    from ector.chain import VIEWS
+    from ector.runner import run_stage
     from ector.settings import load_settings
-    from ector.workflows.stage import workflow_stage
 
     print(f"building a {cases:,}-case synthetic work directory in {workdir.parent} ...", file=sys.stderr)
     (workdir / "transform").mkdir(parents=True, exist_ok=True)
@@ -128,8 +122,8 @@ def scale_workdir(cases: int) -> Path:
     mart.write_parquet(workdir / "transform" / "cases.parquet")
     del mart
     settings = load_settings(overrides={"workdir": str(workdir)})
-    for view in ("patient", "surgeon", "site"):
-        run_stage(f"workflow/{view}", partial(workflow_stage, view=view), settings)
+    for view in VIEWS:
+        run_stage(view, settings)
     return workdir
 
 

@@ -3,14 +3,12 @@
     python benchmarks/bench_workflows.py                      # 10M synthetic cases
     python benchmarks/bench_workflows.py --cases 1000000 --views surgeon
     python benchmarks/bench_workflows.py --mart path/to/cases.parquet --engine in-memory
-    python benchmarks/bench_workflows.py --mart path/to/cases.parquet --views patient surgeon site together
 
 The mart is generated with numpy (tests/workflows/marts.py, the tests' generator) into a Parquet file, once,
-in its own process. Each view then runs in a fresh process through the real stage runner (run_stage with
-`workflow_stage`, sinking every table to a temporary work directory), and reports its wall time and peak RSS
-(resource.getrusage of that process, so the generator's memory is not counted). `together` runs the three
-views as `ector all` does: one pass over the mart (`run_stages_together` with `workflows_together`). CPU
-seconds (user + system) are printed beside wall seconds: on a shared machine they vary less.
+in its own process. Each view then runs in a fresh process through the real stage runner (`run_stage` of the
+view's declaration, sinking every table to a temporary work directory), and reports its wall time and peak RSS
+(resource.getrusage of that process, so the generator's memory is not counted). CPU seconds (user + system)
+are printed beside wall seconds: on a shared machine they vary less.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWS = ("patient", "surgeon", "site")
-CHOICES = (*VIEWS, "together")
 CASES_PER_SURGEON = 5000
 SURGEONS_PER_SITE = 20
 
@@ -43,28 +40,22 @@ def generate(cases: int, path: Path) -> None:
 
 
 def run_view(view: str, mart: Path, engine: str) -> dict[str, float | int | str]:
-    """Run one view (or the three together) through the stage runner in this process; return wall and CPU
-    seconds, peak RSS and rows written."""
-    from ector.pipeline import run_stage
+    """Run one view through the stage runner in this process; return wall and CPU seconds, peak RSS and rows
+    written."""
+    from ector.chain import stage
+    from ector.runner import run_stage
     from ector.settings import load_settings
-    from ector.workflows.stage import workflow_stage
 
-    names = [f"workflow/{v}" for v in VIEWS] if view == "together" else [f"workflow/{view}"]
+    name = f"workflow/{view}"
     with tempfile.TemporaryDirectory(prefix="ector-bench-") as work:
         (Path(work) / "transform").mkdir()
         (Path(work) / "transform" / "cases.parquet").symlink_to(mart.resolve())
         settings = load_settings(overrides={"workdir": work, "engine": engine})
         start = time.perf_counter()
-        if view == "together":
-            from ector.pipeline import run_stages_together
-            from ector.workflows.stage import workflows_together
-
-            run_stages_together(names, workflows_together, settings)
-        else:
-            run_stage(names[0], lambda context: workflow_stage(context, view), settings)  # type: ignore[arg-type]
+        run_stage(stage(name), settings)
         seconds = time.perf_counter() - start
         stages = json.loads((Path(work) / "manifest.json").read_text())["stages"]
-        rows = sum(output["rows"] for name in names for output in stages[name]["outputs"].values())
+        rows = sum(output["rows"] for output in stages[name]["outputs"].values())
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_mb = usage.ru_maxrss / 1024  # Linux reports KiB
     cpu = usage.ru_utime + usage.ru_stime
@@ -77,9 +68,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000_000, help="synthetic mart size (ignored with --mart)")
     parser.add_argument("--mart", type=Path, help="an existing case-mart Parquet file instead of a synthetic one")
-    parser.add_argument("--views", nargs="+", choices=CHOICES, default=list(VIEWS))
+    parser.add_argument("--views", nargs="+", choices=VIEWS, default=list(VIEWS))
     parser.add_argument("--engine", default="auto", choices=["auto", "streaming", "in-memory"])
-    parser.add_argument("--child", choices=CHOICES, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=VIEWS, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
