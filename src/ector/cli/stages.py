@@ -78,16 +78,20 @@ def _run(stage: Stage, given: dict[str, Any]) -> None:
 
 
 def _read_mart(source: str) -> pl.LazyFrame:
-    """The case mart from a file or stdin (`-`), converted back to the mart's dtypes."""
+    """The case mart from a file or stdin (`-`), converted back to the mart's dtypes and checked by its schema."""
     import sys
 
     from ector.pipes import read_stream
     from ector.transform.dictionary import MART_SCHEMA
+    from ector.transform.schema import validate_given_mart
+    from ector.workflows.mart import REQUIRED
 
     if source == "-":
-        return read_stream(sys.stdin.buffer, schema=MART_SCHEMA).lazy()
-    with Path(source).open("rb") as handle:
-        return read_stream(handle, schema=MART_SCHEMA).lazy()
+        frame = read_stream(sys.stdin.buffer, schema=MART_SCHEMA)
+    else:
+        with Path(source).open("rb") as handle:
+            frame = read_stream(handle, schema=MART_SCHEMA)
+    return validate_given_mart(frame, REQUIRED).lazy()
 
 
 def _emit(frame: pl.DataFrame, output: str, fmt: str) -> None:

@@ -35,7 +35,8 @@ from ector.consolidate.columns import (
     raw_name,
     reference_name,
 )
-from ector.contract import TIMESTAMP, Column, Table
+from ector.contract import Column, Table
+from ector.schemas import dataframely_column
 
 # Rules about one column, by canonical column name, wherever the column appears.
 RANGES: Final[dict[str, tuple[str, float, float | None]]] = {
@@ -125,7 +126,7 @@ def table_schema(
         # standardised, and it breaks unmapped_code (say), not missing_required, which looks at the ingested
         # value instead (a check below). Either way the row is quarantined, so clean required columns hold
         # no null.
-        namespace[f"column_{index}"] = _dataframely_column(
+        namespace[f"column_{index}"] = dataframely_column(
             WORKING_DTYPES[kind(table, column)],
             nullable=True,
             alias=column.name,
@@ -162,23 +163,6 @@ def _resolve(rule_column: str, schema: TableSchema) -> Check:
     if not candidates:
         raise AssertionError(f"dataframely rule {rule_column!r} matches no consolidation rule")
     return schema.column_checks[(column, max(candidates, key=len))]
-
-
-def _dataframely_column(dtype: pl.DataType, *, nullable: bool, alias: str, check: Any) -> dy.Column:
-    if dtype == pl.String():
-        return dy.String(nullable=nullable, alias=alias, check=check)
-    if dtype == pl.Boolean():
-        return dy.Bool(nullable=nullable, alias=alias, check=check)
-    if dtype == pl.Date():
-        return dy.Date(nullable=nullable, alias=alias, check=check)
-    if dtype == TIMESTAMP:
-        return dy.Datetime(nullable=nullable, alias=alias, check=check, time_unit="us")
-    if dtype == pl.Int64():
-        return dy.Int64(nullable=nullable, alias=alias, check=check)
-    if dtype == pl.Float64():
-        # NaN and infinity are this module's invalid_number, so dataframely must not add rules of its own.
-        return dy.Float64(nullable=nullable, alias=alias, check=check, allow_nan=True, allow_inf=True)
-    raise TypeError(f"no dataframely column for working dtype {dtype}")
 
 
 _Rule = tuple[Callable[[pl.Expr], pl.Expr], Check]

@@ -1,7 +1,8 @@
 """Reusable transformations over LazyFrames and the case mart (issue #5).
 
 Filters (`filters`), enrichment joins (`enrich`), windowed outcomes (`outcomes`), derived columns (`derive`),
-expected risk (`risk`), the case mart (`mart`), its data dictionary (`dictionary`), and the stage (`stage`).
+expected risk (`risk`), the case mart (`mart`), its data dictionary (`dictionary`) and dataframely schema
+(`schema`), and the stage (`stage`).
 The names below are imported on first use, so `import ector.transform` stays cheap and
 `python -m ector.transform.dictionary` runs its module only once.
 """
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ector.transform.dictionary import MART_COLUMN_NAMES, MART_COLUMNS, MART_SCHEMA, render_dictionary
     from ector.transform.mart import case_mart, unavailable_outcomes
+    from ector.transform.schema import CaseMart
     from ector.transform.stage import select_cases
 
 _EXPORTS = {
+    "CaseMart": "ector.transform.schema",
     "MART_COLUMNS": "ector.transform.dictionary",
     "MART_COLUMN_NAMES": "ector.transform.dictionary",
     "MART_SCHEMA": "ector.transform.dictionary",
@@ -29,6 +32,7 @@ __all__ = [
     "MART_COLUMNS",
     "MART_COLUMN_NAMES",
     "MART_SCHEMA",
+    "CaseMart",
     "case_mart",
     "render_dictionary",
     "select_cases",

@@ -27,11 +27,12 @@ class MartColumn:
     meaning: str
     needs: tuple[str, ...] = ()  # optional Gold tables whose absence makes the column null ("not available")
     outcome: bool = False  # a derived outcome (reported in the stage's unavailable_outcomes when it cannot be had)
+    nullable: bool = True  # False: every case has a value (a required Gold column, or derived from one)
 
 
 def _case(name: str) -> MartColumn:
     column = CASES.column(name)
-    return MartColumn(name, column.dtype, f"from cases: {column.meaning}")
+    return MartColumn(name, column.dtype, f"from cases: {column.meaning}", nullable=not column.required)
 
 
 _GRADES = ", ".join(CLAVIEN_DINDO)
@@ -64,10 +65,15 @@ MART_COLUMNS: Final[tuple[MartColumn, ...]] = (
     MartColumn("site_name", pl.String(), "from sites: display name of the site", ("sites",)),
     MartColumn("site_type", pl.String(), "from sites: teaching, community or ambulatory", ("sites",)),
     MartColumn("region", pl.String(), "from sites: health region or state", ("sites",)),
-    MartColumn("surgery_date", pl.Date(), "date of surgery_start: the anchor of every outcome window but readmission"),
-    MartColumn("period_month", pl.String(), "YYYY-MM of surgery_date"),
-    MartColumn("period_quarter", pl.String(), "YYYY-Qn of surgery_date"),
-    MartColumn("period_year", pl.Int32(), "calendar year of surgery_date"),
+    MartColumn(
+        "surgery_date",
+        pl.Date(),
+        "date of surgery_start: the anchor of every outcome window but readmission",
+        nullable=False,
+    ),
+    MartColumn("period_month", pl.String(), "YYYY-MM of surgery_date", nullable=False),
+    MartColumn("period_quarter", pl.String(), "YYYY-Qn of surgery_date", nullable=False),
+    MartColumn("period_year", pl.Int32(), "calendar year of surgery_date", nullable=False),
     MartColumn(
         "age_at_surgery",
         pl.Int16(),
@@ -87,6 +93,7 @@ MART_COLUMNS: Final[tuple[MartColumn, ...]] = (
         pl.Int32(),
         "1-based rank of the case among its surgeon's cases of the same procedure_family, "
         "by surgery_start then case_id (learning curves)",
+        nullable=False,
     ),
     MartColumn(
         "complication_count",
@@ -188,7 +195,9 @@ def render_dictionary() -> str:
         "<!-- Generated from src/ector/transform/dictionary.py by `python -m ector.transform.dictionary`;"
         " do not edit by hand. -->",
         "",
-        "`transform/cases.parquet`: one row per consolidated case, sorted by surgery_start then case_id.",
+        "`transform/cases.parquet`: one row per consolidated case (case_id is the key), sorted by surgery_start then"
+        " case_id. A dtype marked *not null* has a value in every case. `ector.transform.schema.CaseMart` is this"
+        " table as a dataframely schema.",
         "A column whose source table is absent is null throughout and reported as not available "
         "(`unavailable_outcomes` in the manifest), never false or zero.",
         "",
@@ -201,7 +210,8 @@ def render_dictionary() -> str:
     ]
     for c in MART_COLUMNS:
         needs = ", ".join(c.needs) or "-"
-        lines.append(f"| {c.name} | {_dtype_name(c.dtype)} | {c.meaning} | {needs} |")
+        dtype = _dtype_name(c.dtype) + ("" if c.nullable else ", *not null*")
+        lines.append(f"| {c.name} | {dtype} | {c.meaning} | {needs} |")
     return "\n".join(lines) + "\n"
 
 

@@ -2,8 +2,8 @@
 
 `case_mart` builds it part by part (`transform.parts`), writing each part through a materialiser (the
 runner's scratch files for `ector transform`, memory for the library and the tests), and returns the plan
-that reads the parts back in order with the expected rates added: columns, order and dtypes of the data
-dictionary (`dictionary.MART_COLUMNS`), sorted by surgery_start then case_id.
+that reads the parts back in order with the expected rates added: columns, order and dtypes of the case-mart
+schema (`schema.CaseMart`, generated from the data dictionary), sorted by surgery_start then case_id.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from ector.errors import MissingInputError
 from ector.materialise import InMemory, Materialiser
 from ector.settings import AnalysisSettings
 from ector.transform import derive, outcomes
-from ector.transform.dictionary import MART_COLUMN_NAMES, MART_COLUMNS, unavailable_columns
+from ector.transform.dictionary import MART_COLUMN_NAMES, unavailable_columns
 from ector.transform.enrich import enrich
 from ector.transform.risk import check_strata, stratum_rates, with_expected
+from ector.transform.schema import CaseMart
 
 MART_SORT: tuple[str, str] = ("surgery_start", "case_id")
 PART_CASES = 1_000_000  # cases of a part, about (the `mart_part_cases` setting's default)
@@ -32,7 +33,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 
 
 @dataclass(frozen=True)
-class CaseMart:
+class MartPlan:
     """The case mart's plan, and how many parts it was built in."""
 
     plan: pl.LazyFrame
@@ -45,7 +46,7 @@ def case_mart(
     out: Materialiser | None = None,
     *,
     part_cases: int = PART_CASES,
-) -> CaseMart:
+) -> MartPlan:
     """Return the case mart of consolidated `tables` (cases mandatory, the others optional), built in parts of
     about `part_cases` cases written through `out`.
 
@@ -73,7 +74,7 @@ def case_mart(
             mart = mart.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
         else:
             mart = with_expected(mart, outcome, strata, name=name, given=given, rates=rates[name])
-    return CaseMart(in_mart_order(mart), len(parts))
+    return MartPlan(in_mart_order(mart), len(parts))
 
 
 def check_mart_inputs(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) -> list[str]:
@@ -117,7 +118,7 @@ def case_rows(
 
 def in_mart_order(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Return the mart columns of `frame` in dictionary order and dtypes (casts are no-ops unless a dtype drifted)."""
-    return frame.select(pl.col(c.name).cast(c.dtype) for c in MART_COLUMNS)
+    return CaseMart.cast(frame)
 
 
 def present_tables(tables: Mapping[str, pl.LazyFrame]) -> list[str]:

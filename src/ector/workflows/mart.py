@@ -14,6 +14,7 @@ import polars as pl
 
 from ector.errors import ContractError
 from ector.settings import AnalysisSettings, Period
+from ector.transform.dictionary import MART_SCHEMA
 
 # The binary outcomes every view reports, in report order. Names are the case-mart columns.
 OUTCOMES: Final = (
@@ -54,25 +55,28 @@ SOURCE_OF: Final[dict[str, str]] = {
 # Columns without which no view can be computed: they come from required Gold columns of `cases`.
 REQUIRED: Final = ("case_id", "patient_id", "surgeon_id", "site_id", "procedure_family", "surgery_start")
 
-# Every other column the workflows read, with its case-mart dtype; absent ones become typed nulls.
+# Every other column the workflows read; absent ones become typed nulls, of the mart's dtype.
 OPTIONAL: Final[dict[str, pl.DataType]] = {
-    "approach": pl.String(),
-    "urgency": pl.String(),
-    "asa_class": pl.Int8(),
-    "sex": pl.String(),
-    "specialty": pl.String(),
-    "site_name": pl.String(),
-    "site_type": pl.String(),
-    "region": pl.String(),
-    "age_at_surgery": pl.Int16(),
-    "age_band": pl.String(),
-    "los_days": pl.Int32(),
-    "operative_minutes": pl.Float64(),
-    "complication_count": pl.Int32(),
-    "predicted_mortality": pl.Float64(),
-    "expected_mortality_30d": pl.Float64(),
-    "expected_complication_major": pl.Float64(),
-    **{outcome: pl.Boolean() for outcome in OUTCOMES},
+    name: MART_SCHEMA[name]
+    for name in (
+        "approach",
+        "urgency",
+        "asa_class",
+        "sex",
+        "specialty",
+        "site_name",
+        "site_type",
+        "region",
+        "age_at_surgery",
+        "age_band",
+        "los_days",
+        "operative_minutes",
+        "complication_count",
+        "predicted_mortality",
+        "expected_mortality_30d",
+        "expected_complication_major",
+        *OUTCOMES,
+    )
 }
 
 PERIOD_COLUMNS: Final[dict[str, str]] = {
