@@ -4,7 +4,7 @@
     python benchmarks/bench_report.py --demo 1000000                  # demo -> ... -> workflows once, then report
     python benchmarks/bench_report.py --scale 250000 1000000 4000000  # same 2,000 surgeons, more and more cases
 
-Each report runs in a fresh process through the real runner (run_stage with `report_stage`), writing to a
+Each report runs in a fresh process through the real runner (`run_stage(REPORT, ...)`), writing to a
 temporary folder; its wall time and the peak RSS of the process and of its figure workers are printed.
 Work directories built here are kept under benchmarks/data/report-*/ and reused by later runs: delete them
 after a change to the stages before the report, or they hold the old stages' output.

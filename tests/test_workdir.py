@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from ector.errors import EctorError, MissingInputError
-from ector.workdir import WorkDir, write_text_atomic
+from ector.files import write_text_atomic
+from ector.workdir import WorkDir
 
 
 def test_sink_publishes_files_and_counts_rows(tmp_path: Path) -> None:

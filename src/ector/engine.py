@@ -6,8 +6,9 @@ plans in one pass, so under `gpu` plans are collected or sunk one after the othe
 `gpu` is refused with one clear line, before any work: no silent fallback to the CPU, since a setting
 that does not do what it says would mislead whoever measures with it.
 
-Not routed here, on purpose: collects of frames already in memory (the funnel's per-unit rates, the
-availability table), which read no data, and `consolidate.consolidate`, the in-memory API the tests use.
+Stage logic reaches it only through a materialiser (`ector.materialise`): the runner's for a stage,
+`InMemory(engine)` for a library call. Not routed here, on purpose: collects of frames already in memory (the
+funnel's per-unit rates, the availability table), which read no data.
 """
 
 from __future__ import annotations

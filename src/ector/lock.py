@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ector.errors import EctorError, LockedError
-from ector.workdir import STAGING_PREFIX, TMP_MARK, now_iso, write_failure
+from ector.files import TMP_MARK, now_iso, write_failure
+from ector.workdir import STAGING_PREFIX
 
 LOCK_FILE = ".lock"
 _held: dict[Path, int] = {}  # work directory -> depth, so `ector all` and its stages share one lock

@@ -29,21 +29,10 @@ import polars as pl
 from ector import __version__, engine
 from ector.console import out
 from ector.errors import EctorError, InputError
+from ector.files import OWN_FOLDER_MARK, check_own_folder, file_fingerprint, now_iso, publish_folder, write_failure
 from ector.lock import workdir_lock
 from ector.materialise import InMemory
-from ector.workdir import (
-    OWN_FOLDER_MARK,
-    STAGING_PREFIX,
-    WorkDir,
-    check_own_folder,
-    file_fingerprint,
-    is_readable,
-    now_iso,
-    parquet_rows,
-    publish_folder,
-    unreadable,
-    write_failure,
-)
+from ector.workdir import STAGING_PREFIX, WorkDir, is_readable, parquet_rows, unreadable
 
 if TYPE_CHECKING:
     from ector.settings import Engine, Settings

@@ -47,7 +47,7 @@ def test_funnel_table_has_exactly_the_published_columns(measure: Measure, adjust
 
 def test_proportion_target_and_limits_match_a_hand_worked_example() -> None:
     units = _units([("a", 50, 5), ("b", 100, 10), ("c", 150, 30), ("d", 40, 2)])
-    table = funnel_table(units.lazy(), "proportion", min_cases=10)
+    table = funnel_table(units, "proportion", min_cases=10)
     theta = 47 / 340
     n = np.array([50.0, 100.0, 150.0, 40.0])
     centre = np.arcsin(np.sqrt(theta))

@@ -33,8 +33,8 @@ def init_command(
     Example: ector init && $EDITOR ector.yaml
     """
     from ector.errors import ConfigError
+    from ector.files import write_text_atomic
     from ector.template import settings_template
-    from ector.workdir import write_text_atomic
 
     target = directory / "ector.yaml"
     if target.exists() and not force:

@@ -99,8 +99,8 @@ def _emit(frame: pl.DataFrame, output: str, fmt: str) -> None:
     import io
     import sys
 
+    from ector.files import write_bytes_atomic
     from ector.pipes import check_format, write_stream
-    from ector.workdir import write_bytes_atomic
 
     stream_format = check_format(fmt)
     if output == "-":

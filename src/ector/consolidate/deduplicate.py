@@ -1,7 +1,7 @@
 """Deduplicate checked rows by key: one row per key, the latest version winning.
 
 The winner of a key is decided by, in order: the latest `updated_at` (a null never beats a time); the row from
-the later-listed `source_system` in `consolidation.source_priority` (gold-contract.md); the row with fewer nulls;
+the later-listed `source_system` in `consolidation.source_priority` (docs/gold-contract.md); the row with fewer nulls;
 then a hash of the standardised row, and of the ingested row, so the choice never depends on row order (Polars
 does not keep it). Rows without a key cannot be matched to anything: they pass through, and validation
 quarantines them as missing_required.

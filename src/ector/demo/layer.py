@@ -21,7 +21,7 @@ from ector.demo.truth import build_truth
 from ector.demo.world import World, build_world
 from ector.demo.write import ParquetSink, Sink, SqliteSink
 from ector.errors import ConfigError, EctorError
-from ector.workdir import write_text_atomic
+from ector.files import write_text_atomic
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import polars as pl
 import pyarrow.parquet as pq
 
-from ector.workdir import publish, temporary_path
+from ector.files import publish, temporary_path
 
 # Declared SQLite column types, which connectorx follows when it reads the file back (DATE -> Date, ...).
 _SQLITE_TYPES: dict[type[pl.DataType], str] = {

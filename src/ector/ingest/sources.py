@@ -68,7 +68,7 @@ def open_source(uri: str, password: str | None = None, schema: str | None = None
 
 def local_fingerprint(uri: str) -> dict[str, str] | None:
     """Fingerprints of the files behind a SQLite or Parquet source; None for a database server (always read)."""
-    from ector.workdir import file_fingerprint
+    from ector.files import file_fingerprint
 
     if "://" in uri:
         if not uri.lower().startswith("sqlite://"):

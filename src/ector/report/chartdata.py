@@ -169,7 +169,7 @@ def learning_data(
     """
     k = disclosure.min_cell_size if disclosure.external else 1
     kept = series.filter(pl.col("cases_used") >= k)
-    # Each panel says how many cases its curves rest on (methods.md: the CUSUM peak moves with it): the
+    # Each panel says how many cases its curves rest on (docs/methods.md: the CUSUM peak moves with it): the
     # curves' lengths, not the rows here, which are thinned for long curves (workflows.thinning).
     used = (
         kept.group_by("unit_id", "procedure_family")

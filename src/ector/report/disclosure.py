@@ -1,4 +1,4 @@
-"""Disclosure control for external reports (methods.md): small counts, complementary suppression, pseudonyms,
+"""Disclosure control for external reports (docs/methods.md): small counts, complementary suppression, pseudonyms,
 month-level dates and top-coded ages.
 
 It is applied to the data before any table or chart is built, so a cell, a chart label or a tooltip can only

@@ -2,7 +2,7 @@
 
 Each function takes a workflow table and the Disclosure in force and returns the frame a builder renders:
 units labelled (pseudonyms for an external audience, never an id or a name), counts withheld where
-methods.md says so together with every rate that would reveal them, dates cut to the month.
+docs/methods.md says so together with every rate that would reveal them, dates cut to the month.
 """
 
 from __future__ import annotations

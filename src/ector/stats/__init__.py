@@ -1,6 +1,6 @@
 """Statistics for surgical-outcome audit: intervals, funnel limits, overdispersion, CUSUM and standardisation.
 
-Small pure functions, one job per module, following `shared/design/methods.md`:
+Small pure functions, one job per module, following `docs/methods.md`:
 
 - `intervals`: Wilson score interval (scalar and polars expression), exact Poisson interval for O/E.
 - `standardisation`: expected counts (indirect standardisation or summed predicted risk), risk-adjusted rate.

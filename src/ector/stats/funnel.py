@@ -1,6 +1,6 @@
 """Funnel plots: control limits and outlier flags per unit, for proportions and O/E ratios.
 
-Spiegelhalter (2005) as implemented by NHS-R FunnelPlotR (methods.md, "Funnel plots"):
+Spiegelhalter (2005) as implemented by NHS-R FunnelPlotR (docs/methods.md, "Funnel plots"):
 - proportion: target theta = sum(r)/sum(n); arcsine scale y = asin(sqrt(r/n)), s = 1/(2 sqrt(n));
   limits sin^2(asin(sqrt(theta)) +/- z sqrt(s^2 + tau2)), clipped to [0, 1].
 - oe_ratio without overdispersion: exact Poisson limits around 1,
@@ -55,7 +55,7 @@ FUNNEL_COLUMNS: Final = (
 
 
 def funnel_table(
-    units: pl.DataFrame | pl.LazyFrame,
+    units: pl.DataFrame,
     measure: Measure,
     *,
     min_cases: int,
@@ -69,14 +69,14 @@ def funnel_table(
     `units` has one row per unit and outcome: `unit_id`, `outcome`, `cases` (N) and `observed` (events), plus
     `expected` (E) for `oe_ratio`. The denominator is N for `proportion` and E for `oe_ratio`; target, phi and
     tau2 are per outcome, over every unit with a positive denominator (small units too: they carry little
-    weight, and methods.md lists them). `phi`/`tau2` are null unless `overdispersion` is on.
+    weight, and docs/methods.md lists them). `phi`/`tau2` are null unless `overdispersion` is on.
     A unit with fewer than `min_cases` cases, or no positive denominator, is flagged `too_few_cases`.
     """
     if measure not in ("proportion", "oe_ratio"):
         raise ValueError(f"measure is 'proportion' or 'oe_ratio', got {measure!r}")
     if not inner_level < outer_level:
         raise ValueError(f"inner_level {inner_level} must be below outer_level {outer_level}")
-    frame = units.lazy()
+    frame = units.lazy()  # in memory already (one row per unit): the lazy API only joins the dispersion in
     needed = ["unit_id", "outcome", "cases", "observed"] + (["expected"] if measure == "oe_ratio" else [])
     missing = [c for c in needed if c not in frame.collect_schema().names()]
     if missing:

@@ -1,6 +1,6 @@
 """Case-mix adjustment: expected counts per unit, and the risk-adjusted rate.
 
-methods.md, "Expected counts": E is the sum of the per-case predicted risks when the Gold layer has them;
+docs/methods.md, "Expected counts": E is the sum of the per-case predicted risks when the Gold layer has them;
 otherwise indirect standardisation, E = sum over strata of (unit's cases in the stratum x overall rate in the
 stratum). Both return the funnel input shape: `unit_id, outcome, cases, observed, expected`.
 

@@ -1,4 +1,4 @@
-"""The case mart: one row per consolidated case with every derived column and outcome of gold-contract.md.
+"""The case mart: one row per consolidated case with every derived column and outcome of docs/gold-contract.md.
 
 `case_mart` builds it part by part (`transform.parts`), writing each part through a materialiser (the
 runner's scratch files for `ector transform`, memory for the library and the tests), and returns the plan

@@ -1,4 +1,4 @@
-"""Windowed event outcomes per case: complications, readmission, reoperation, mortality (gold-contract.md).
+"""Windowed event outcomes per case: complications, readmission, reoperation, mortality (docs/gold-contract.md).
 
 Windows are inclusive whole days: an event counts when (event date - anchor date) is 0..window_days. Events are
 matched to cases by case_id or patient_id and brought back to one row per case, so memory grows with the number
@@ -58,7 +58,7 @@ def complications_in_window(keys: pl.LazyFrame, complications: pl.LazyFrame, win
     """Return, per case with a complication in the window, case_id, complication_count and worst_rank.
 
     `keys` holds case_id and surgery_date. A complication counts when its onset is 0..window days after
-    surgery_date, or when its onset_date is unknown (gold-contract.md).
+    surgery_date, or when its onset_date is unknown (docs/gold-contract.md).
     """
     onset = days_between(pl.col("surgery_date"), pl.col("onset_date"))
     return (

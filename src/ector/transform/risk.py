@@ -1,6 +1,6 @@
 """Expected (predicted) risk per case: the given predicted risk, else the rate of the case's stratum.
 
-methods.md, "Expected counts": with a per-case predicted risk from an external model the expected value is
+docs/methods.md, "Expected counts": with a per-case predicted risk from an external model the expected value is
 that risk; otherwise indirect standardisation over `analysis.risk_strata`, whose per-case form is the overall
 rate of the outcome among the cases of the same stratum. The rates are computed on the frame given (the whole
 case mart), cases whose outcome is null left out; a null stratum value is a level of its own.

@@ -1,4 +1,4 @@
-"""The funnel table of a view: proportion and O/E funnels per available outcome, in the methods.md shape."""
+"""The funnel table of a view: proportion and O/E funnels per available outcome, in the docs/methods.md shape."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Final
 
 import polars as pl
 
-# Skewed measures shown as median and IQR (methods.md: means mislead for LOS and operative time).
+# Skewed measures shown as median and IQR (docs/methods.md: means mislead for LOS and operative time).
 SPREAD_MEASURES: Final = ("operative_minutes", "los_days")
 
 
