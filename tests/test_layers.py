@@ -74,6 +74,17 @@ def test_stage_logic_never_imports_the_command_line_or_the_chain() -> None:
     assert offenders == []
 
 
+def test_logic_never_imports_a_stage_module() -> None:
+    offenders = [
+        f"{module}:{line} imports {imported}"
+        for module, tree in MODULES.items()
+        if not _within(module, ("ector.cli", "ector.chain")) and not module.endswith(STAGE_MODULE_SUFFIX)
+        for imported, _, line in _imports(tree)
+        if imported != "ector.stage" and imported.startswith("ector.") and imported.endswith(STAGE_MODULE_SUFFIX)
+    ]
+    assert offenders == []
+
+
 def test_stats_imports_nothing_of_ector_but_stats_and_reads_no_file() -> None:
     for module, tree in MODULES.items():
         if not _within(module, ("ector.stats",)):

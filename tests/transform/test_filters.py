@@ -62,7 +62,7 @@ def test_named_filters_combine(cases: pl.LazyFrame) -> None:
     ],
 )
 def test_where_keeps_matching_rows(cases: pl.LazyFrame, sql: str, expected: list[str]) -> None:
-    assert _ids(filters.where(cases, sql)) == expected
+    assert _ids(filters.filter_where(cases, sql)) == expected
 
 
 @pytest.mark.parametrize(
@@ -88,13 +88,13 @@ def test_where_keeps_matching_rows(cases: pl.LazyFrame, sql: str, expected: list
 )
 def test_where_refuses_with_a_message_naming_the_problem(cases: pl.LazyFrame, sql: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as raised:
-        filters.where(cases, sql)
+        filters.filter_where(cases, sql)
     assert raised.value.exit_code == EXIT_USAGE
 
 
 def test_where_checks_columns_against_the_given_list(cases: pl.LazyFrame) -> None:
     with pytest.raises(ConfigError, match="unknown column 'note'"):
-        filters.where(cases, "note = 'ok'", MART_COLUMN_NAMES)
+        filters.filter_where(cases, "note = 'ok'", MART_COLUMN_NAMES)
 
 
 def test_parse_where_accepts_mart_columns_without_a_frame() -> None:

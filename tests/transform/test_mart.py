@@ -15,7 +15,7 @@ from ector.errors import MissingInputError
 from ector.materialise import InMemory
 from ector.settings import AnalysisSettings
 from ector.transform import MART_SCHEMA, case_mart, unavailable_outcomes
-from ector.transform.stage import select_cases
+from ector.transform.filters import select_cases
 
 
 def test_mart_schema_is_the_data_dictionary() -> None:

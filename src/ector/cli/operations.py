@@ -121,7 +121,7 @@ def show_command(
 
     from ector.chain import producer
     from ector.engine import collect
-    from ector.transform.filters import where as where_filter
+    from ector.transform.filters import filter_where
     from ector.workdir import is_readable, unreadable
 
     settings = load()
@@ -133,7 +133,7 @@ def show_command(
     except (OSError, pl.exceptions.PolarsError):
         raise unreadable(path, owner.name if owner else None) from None
     if where is not None:  # an empty --where is refused, as by transform, not read as "no condition"
-        frame = where_filter(frame, where, names)
+        frame = filter_where(frame, where, names)
     if columns:
         chosen = [c.strip() for c in columns.split(",") if c.strip()]
         unknown = [c for c in chosen if c not in names]

@@ -14,7 +14,7 @@ import polars as pl
 
 from ector.errors import MissingInputError
 from ector.materialise import InMemory, Materialiser
-from ector.report.stage import SERIES_TABLES, VIEW_TABLES, VIEWS
+from ector.report.reads import SERIES_TABLES, VIEW_TABLES, VIEWS
 
 
 @dataclass

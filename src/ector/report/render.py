@@ -1,4 +1,4 @@
-"""Rendering and writing: ggplot -> PNG and SVG, GT -> HTML, and every report file written atomically.
+"""Rendering: ggplot -> PNG and SVG, GT -> HTML, and the report's files by path (the runner writes the folder).
 
 Each figure is built once and drawn once per format from the same matplotlib figure. SVG text stays text
 (`svg.fonttype: none`): smaller files, selectable labels, and a disclosure check can read every label.

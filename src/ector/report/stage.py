@@ -8,21 +8,12 @@ last line of defence if a future change forgets to.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from ector.consolidate.stage import STAGE as CONSOLIDATE
+from ector.report.reads import SERIES_TABLES, VIEW_TABLES
 from ector.stage import Input, Option, Stage
 from ector.workflows.stage import STAGES as VIEW_STAGES
-
-VIEWS: Final = ("patient", "surgeon", "site")
-# view -> the per-unit tables the report shows (summary first: a view without it was not run).
-VIEW_TABLES: Final[dict[str, tuple[str, ...]]] = {
-    "patient": ("summary", "availability"),
-    "surgeon": ("summary", "funnel", "case_mix", "availability", "outcomes"),
-    "site": ("summary", "funnel", "case_mix", "volume_trend", "availability", "outcomes"),
-}
-# Per-case series, read filtered to the charted units.
-SERIES_TABLES: Final[dict[str, tuple[str, ...]]] = {"surgeon": ("learning_curve", "cusum")}
 
 if TYPE_CHECKING:
     from ector.report.disclosure import Disclosure

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ector.transform.dictionary import MART_COLUMN_NAMES, MART_COLUMNS, MART_SCHEMA, render_dictionary
+    from ector.transform.filters import select_cases
     from ector.transform.mart import case_mart, unavailable_outcomes
     from ector.transform.schema import CaseMart
-    from ector.transform.stage import select_cases
 
 _EXPORTS = {
     "CaseMart": "ector.transform.schema",
@@ -26,7 +26,7 @@ _EXPORTS = {
     "render_dictionary": "ector.transform.dictionary",
     "case_mart": "ector.transform.mart",
     "unavailable_outcomes": "ector.transform.mart",
-    "select_cases": "ector.transform.stage",
+    "select_cases": "ector.transform.filters",
 }
 __all__ = [
     "MART_COLUMNS",

@@ -16,6 +16,7 @@ import polars as pl
 from polars.exceptions import PolarsError
 
 from ector.errors import ConfigError
+from ector.transform.dictionary import MART_COLUMN_NAMES
 
 _HINT = "give one SQL condition over the table's columns, e.g. --where \"approach = 'robotic' AND asa_class >= 3\""
 # Quoted text is blanked before the keyword scan, so 'select' inside a string literal is no subquery.
@@ -114,7 +115,7 @@ def _node_types(tree: object) -> set[str]:
     return set()
 
 
-def where(frame: pl.LazyFrame, sql: str, allowed_columns: Collection[str] | None = None) -> pl.LazyFrame:
+def filter_where(frame: pl.LazyFrame, sql: str, allowed_columns: Collection[str] | None = None) -> pl.LazyFrame:
     """Return `frame` filtered by one SQL condition (see `parse_where`); columns default to the frame's own.
 
     The condition must be true/false; ConfigError otherwise. It is applied through Polars SQL, so a date
@@ -134,3 +135,23 @@ def where(frame: pl.LazyFrame, sql: str, allowed_columns: Collection[str] | None
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def check_selection(where: str | None, since: date | None, until: date | None) -> None:
+    """Raise ConfigError when --where is not one valid condition over mart columns, or since is after until."""
+    if where is not None:
+        parse_where(where, MART_COLUMN_NAMES)
+    if since is not None and until is not None and since > until:
+        raise ConfigError(f"--since {since} is after --until {until}", "give a since date on or before until")
+
+
+def select_cases(
+    mart: pl.LazyFrame, *, where: str | None = None, since: date | None = None, until: date | None = None
+) -> pl.LazyFrame:
+    """Return the mart's cases with surgery_date in since..until (inclusive) that satisfy the SQL `where`.
+
+    Applied after the mart is built, so outcomes and expected rates are those of the whole mart: a case's
+    reoperation after `until` still counts, and stratum rates do not depend on the selection.
+    """
+    selected = mart if since is None and until is None else mart.filter(date_range(since, until))
+    return selected if where is None else filter_where(selected, where, MART_COLUMN_NAMES)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ector.contract import TABLE_NAMES
-from ector.errors import MissingInputError
+from ector.contract import TABLE_NAMES, table
+from ector.errors import InputError, MissingInputError
 from ector.materialise import InMemory, Materialiser
 from ector.settings import AnalysisSettings
 from ector.transform import derive, outcomes
@@ -129,3 +129,17 @@ def present_tables(tables: Mapping[str, pl.LazyFrame]) -> list[str]:
 def unavailable_outcomes(tables: Mapping[str, pl.LazyFrame]) -> list[str]:
     """Return the mart outcomes that are null for every case because a table they need is absent."""
     return unavailable_columns(present_tables(tables), outcomes_only=True)
+
+
+def check_consolidated(tables: dict[str, pl.LazyFrame]) -> None:
+    """Raise InputError when a table lacks a canonical column or holds it in another dtype (footer only)."""
+    for name, frame in tables.items():
+        schema = frame.collect_schema()
+        for column in table(name).columns:
+            if column.name not in schema:
+                raise InputError(f"consolidated table {name} has no column {column.name}", "rerun `ector consolidate`")
+            if schema[column.name] != column.dtype:
+                raise InputError(
+                    f"consolidated {name}.{column.name} is {schema[column.name]}, not {column.dtype}",
+                    "rerun `ector consolidate`",
+                )
