@@ -41,6 +41,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$
 Engine = Literal["auto", "streaming", "in-memory", "gpu"]
 Period = Literal["month", "quarter", "year"]
 Audience = Literal["internal", "external"]
+FunnelMethod = Literal["exact", "approximate"]
 
 
 class _Section(BaseModel):
@@ -162,6 +163,11 @@ class AnalysisSettings(_Section):
     )
     funnel_limits: list[float] = Field(
         default_factory=lambda: [0.95, 0.998], description="funnel control limits (two-sided coverage)"
+    )
+    funnel_method: FunnelMethod = Field(
+        "exact",
+        description="funnel limits: exact (Spiegelhalter's, interpolated: step-like at small counts) | approximate "
+        "(FunnelPlotR's continuous limits)",
     )
     overdispersion: bool = Field(False, description="widen funnel limits for overdispersion (tau2)")
     min_cases: int = Field(10, ge=1, description="units with fewer cases are listed but never flagged")

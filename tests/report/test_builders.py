@@ -12,6 +12,7 @@ from ector.report.formats import count_text, decimal_text, median_iqr_text, n_of
 from ector.report.page import NotAvailable, Prose, Section, external_references, render_page, strip_external_imports
 from ector.report.prepare import cohort_table, units_table
 from ector.report.tables import BulkTable
+from ector.stats.funnel import FunnelMethod
 
 
 def test_counts_read_with_separators_marks_and_dashes() -> None:
@@ -89,19 +90,26 @@ def test_cohort_levels_read_as_words_and_asa_in_roman_numerals() -> None:
     assert levels == ["all cases", "ASA III", "unknown", "F"]
 
 
-def test_oe_limit_curves_are_the_exact_poisson_limits() -> None:
+@pytest.mark.parametrize(
+    ("method", "known"),
+    [
+        # methods.md's known values at E = 20: exact (interpolated) and FunnelPlotR's approximate limits.
+        ("exact", {("95%", "lower"): 0.560250, ("95%", "upper"): 1.437288, ("99.8%", "lower"): 0.358459,
+                   ("99.8%", "upper"): 1.735676}),
+        ("approximate", {("95%", "lower"): 0.6108260, ("95%", "upper"): 1.544419, ("99.8%", "lower"): 0.4479107,
+                         ("99.8%", "upper"): 1.902094}),
+    ],
+)  # fmt: skip
+def test_oe_limit_curves_are_the_funnel_limits_of_the_method(
+    method: FunnelMethod, known: dict[tuple[str, str], float]
+) -> None:
     # The grid starts at 0.9 x the smallest denominator: here at E = 20, where methods.md gives known values.
-    curves = funnel_curves("oe_ratio", 1.0, None, 20.0 / 0.9, 40.0, (0.95, 0.998))
+    curves = funnel_curves("oe_ratio", 1.0, None, 20.0 / 0.9, 40.0, (0.95, 0.998), method)
 
-    def at_20(limit: str, side: str) -> float:
+    for (limit, side), value in known.items():
         chosen = curves.filter((pl.col("limit") == limit) & (pl.col("side") == side)).sort("x")
         assert chosen["x"][0] == pytest.approx(20.0)
-        return float(chosen["y"][0])
-
-    assert at_20("95%", "lower") == pytest.approx(0.6108260, abs=1e-6)
-    assert at_20("95%", "upper") == pytest.approx(1.544419, abs=1e-6)
-    assert at_20("99.8%", "lower") == pytest.approx(0.4479107, abs=1e-6)
-    assert at_20("99.8%", "upper") == pytest.approx(1.902094, abs=1e-6)
+        assert float(chosen["y"][0]) == pytest.approx(value, abs=1e-6)
 
 
 def test_highlighted_surgeons_come_first_then_the_most_severe_flags() -> None:

@@ -15,8 +15,7 @@ import numpy as np
 import polars as pl
 
 from ector.report.disclosure import Disclosure, suppress_counts
-from ector.stats.funnel import log_ratio_limit, proportion_limit
-from ector.stats.intervals import poisson_ratio_bounds, z_for_level
+from ector.stats.funnel import FunnelMethod, Measure, funnel_limits
 
 CURVE_POINTS: Final = 160
 MAX_LABELS: Final = 12  # labels on a funnel plot: alarms first, then alerts
@@ -61,6 +60,7 @@ def funnel_data(
     disclosure: Disclosure,
     levels: tuple[float, float],
     unit_cases: Mapping[str, int] | None = None,
+    method: FunnelMethod = "exact",
 ) -> FunnelData | None:
     """Return one outcome's funnel data, or None when no unit has a positive denominator.
 
@@ -94,37 +94,37 @@ def funnel_data(
     phi = rows["phi"].drop_nulls()
     tau2 = rows["tau2"].drop_nulls()
     low, high = float(points["denominator"].min()), float(points["denominator"].max())  # type: ignore[arg-type]
-    curves = funnel_curves(measure, target, tau2[0] if tau2.len() else None, low, high, levels)
+    curves = funnel_curves(measure, target, tau2[0] if tau2.len() else None, low, high, levels, method)
     return FunnelData(
         outcome, measure, points, curves, target, phi[0] if phi.len() else None, tau2[0] if tau2.len() else None, levels
     )
 
 
 def funnel_curves(
-    measure: str, target: float, tau2: float | None, low: float, high: float, levels: tuple[float, float]
+    measure: str,
+    target: float,
+    tau2: float | None,
+    low: float,
+    high: float,
+    levels: tuple[float, float],
+    method: FunnelMethod = "exact",
 ) -> pl.DataFrame:
-    """Return the limit curves `x, limit, y` on a grid over [low, high], from the stats.funnel formulas.
+    """Return the limit curves `x, limit, side, y` on a grid over [low, high], by `stats.funnel.funnel_limits`: the
+    function the flags come from, so a point outside a curve is a flagged unit.
 
-    limit is `95%`-style text of the level; lower and upper curves share it (drawn as one dashed style).
+    limit is `95%`-style text of the level; lower and upper curves share it (drawn as one dashed style). For
+    exact proportion limits the grid is whole numbers of cases, the only denominators there are.
     """
     start = max(low * 0.9, 0.5)
     x = np.geomspace(start, max(high * 1.05, start * 1.01), CURVE_POINTS)
-    grid = pl.DataFrame({"x": x})
+    if measure == "proportion" and method == "exact":
+        x = np.unique(np.maximum(np.rint(x), 1.0))
+    kind: Measure = "proportion" if measure == "proportion" else "oe_ratio"
     parts = []
     for level in levels:
-        z = z_for_level(level)
+        lower, upper = funnel_limits(kind, method, x, target, level, tau2 or 0.0)
+        bounds = pl.DataFrame({"x": x, "lower": lower, "upper": upper})
         name = f"{level * 100:g}%"
-        if measure == "proportion":
-            lower = proportion_limit(pl.lit(target), pl.col("x"), -z, tau2 or 0.0)
-            upper = proportion_limit(pl.lit(target), pl.col("x"), z, tau2 or 0.0)
-            bounds = grid.select("x", lower=lower, upper=upper)
-        elif tau2:
-            bounds = grid.select(
-                "x", lower=log_ratio_limit(pl.col("x"), -z, tau2), upper=log_ratio_limit(pl.col("x"), z, tau2)
-            )
-        else:
-            lo, hi = poisson_ratio_bounds(x, x, level)
-            bounds = grid.with_columns(lower=pl.Series(lo), upper=pl.Series(hi))
         for side in ("lower", "upper"):
             parts.append(bounds.select("x", limit=pl.lit(name), side=pl.lit(side), y=pl.col(side)))
     return pl.concat(parts).filter(pl.col("y").is_finite())

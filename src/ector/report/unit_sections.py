@@ -133,13 +133,14 @@ def _table_and_funnels(
         blocks.append(NotAvailable("Funnel plots", f"workflow/{kind}/funnel.parquet holds no rows."))
         return blocks
     inner, outer = settings.analysis.funnel_limits[0], settings.analysis.funnel_limits[-1]
+    method = settings.analysis.funnel_method
     cases = dict(zip(summary["unit_id"], summary["cases"], strict=True))
     for outcome in outcomes:
         data = next(
             (
                 d
                 for m in FUNNEL_MEASURES
-                if (d := funnel_data(funnel, outcome, m, labels, disclosure, (inner, outer), cases)) is not None
+                if (d := funnel_data(funnel, outcome, m, labels, disclosure, (inner, outer), cases, method)) is not None
             ),
             None,
         )

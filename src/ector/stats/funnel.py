@@ -1,18 +1,19 @@
 """Funnel plots: control limits and outlier flags per unit, for proportions and O/E ratios.
 
-Spiegelhalter (2005) as implemented by NHS-R FunnelPlotR (docs/methods.md, "Funnel plots"):
-- proportion: target theta = sum(r)/sum(n); arcsine scale y = asin(sqrt(r/n)), s = 1/(2 sqrt(n));
-  limits sin^2(asin(sqrt(theta)) +/- z sqrt(s^2 + tau2)), clipped to [0, 1].
-- oe_ratio without overdispersion: exact Poisson limits around 1,
-  chi2(a/2; 2E)/2E and chi2(1 - a/2; 2(E+1))/2E.
-- oe_ratio with overdispersion (SHMI): y = ln(O/E), s = 1/sqrt(E), limits exp(+/- z sqrt(1/E + tau2)).
-  As FunnelPlotR, when the estimated tau2 is 0 the exact Poisson limits are kept.
-A unit is flagged only when strictly outside a limit, and never when it has fewer than `min_cases` cases.
-
-Counts are discrete and the limits continuous: at a small denominator a unit with no event at all lies below any
-positive lower limit although zero events is a likely outcome (37% at E = 1). So a flag also needs the exact tail
-probability of a count at least as extreme (Poisson for O/E, binomial at the target for proportions) to be below
-that limit's alpha/2; well away from zero counts the two tests agree.
+What is drawn is what is flagged: a unit is flagged exactly when its value lies strictly outside the limit at its
+denominator, and the chart's curves come from the same function (`funnel_limits`). No second test overrules the
+line. Limits (docs/methods.md, "Funnel plots"), by `method`:
+- `exact` (default): Spiegelhalter (2005), appendix A.1.1, the exact limits with interpolation: for the
+  p-quantile of the count under the target (Poisson(E) for O/E, Binomial(n, target) for proportions), r_p is the
+  smallest r with P(X <= r) >= p, alpha = (P(X <= r_p) - p) / P(X = r_p), and the limit is max(r_p - alpha, 0)
+  divided by E (or n). They step at small counts, which is the truth of discrete data: a count of zero at a small
+  E is never below the lower line.
+- `approximate`: NHS-R FunnelPlotR's continuous limits, for comparison with charts made by it: chi2(a/2; 2E)/2E
+  and chi2(1 - a/2; 2(E+1))/2E for O/E; sin^2(asin(sqrt(target)) +/- z / (2 sqrt(n))) for proportions.
+- With overdispersion (a positive tau2): SHMI limits exp(+/- z sqrt(1/E + tau2)) for O/E, and
+  sin^2(asin(sqrt(target)) +/- z sqrt(1/(4n) + tau2)) for proportions. As FunnelPlotR, when the estimated tau2
+  is 0 the limits of `method` are kept.
+A unit is never flagged when it has fewer than `min_cases` cases.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from typing import Final, Literal
 
 import numpy as np
 import polars as pl
+from numpy.typing import ArrayLike, NDArray
 
 from ector.stats.intervals import poisson_ratio_bounds, z_for_level
 from ector.stats.overdispersion import DampingMethod
 from ector.stats.overdispersion import overdispersion as estimate_overdispersion
 
 Measure = Literal["proportion", "oe_ratio"]
+FunnelMethod = Literal["exact", "approximate"]
 
 HIGH_ALARM: Final = "high_alarm"  # above the outer (99.8%) upper limit
 HIGH_ALERT: Final = "high_alert"  # above the inner (95%) upper limit only
@@ -59,6 +62,7 @@ def funnel_table(
     measure: Measure,
     *,
     min_cases: int,
+    method: FunnelMethod = "exact",
     overdispersion: bool = False,
     inner_level: float = 0.95,
     outer_level: float = 0.998,
@@ -72,6 +76,8 @@ def funnel_table(
     weight, and docs/methods.md lists them). `phi`/`tau2` are null unless `overdispersion` is on.
     A unit with fewer than `min_cases` cases, or no positive denominator, is flagged `too_few_cases`.
     """
+    if method not in ("exact", "approximate"):
+        raise ValueError(f"method is 'exact' or 'approximate', got {method!r}")
     if measure not in ("proportion", "oe_ratio"):
         raise ValueError(f"measure is 'proportion' or 'oe_ratio', got {measure!r}")
     if not inner_level < outer_level:
@@ -93,31 +99,24 @@ def funnel_table(
         scored = scored.with_columns(phi=pl.lit(None, pl.Float64), tau2=pl.lit(None, pl.Float64))
     table = scored.collect()
 
-    z_inner, z_outer = z_for_level(inner_level), z_for_level(outer_level)
-    limits = (
-        _proportion_limits(z_inner, z_outer)
-        if measure == "proportion"
-        else _ratio_limits(table["denominator"], inner_level, outer_level, z_inner, z_outer)
-    )
+    denominator = table["denominator"].fill_null(0.0).to_numpy()
+    target = table["target"].fill_null(0.0).to_numpy()
+    tau2 = table["tau2"].fill_null(0.0).to_numpy()
+    limits: dict[str, NDArray[np.float64]] = {}
+    for level, (low_name, high_name) in (
+        (inner_level, ("lower_95", "upper_95")),
+        (outer_level, ("lower_998", "upper_998")),
+    ):
+        limits[low_name], limits[high_name] = funnel_limits(measure, method, denominator, target, level, tau2)
     eligible = pl.col("has_denominator") & (pl.col("cases") >= min_cases)
-    low_tail, high_tail = _exact_tails(table, measure)
     return (
         table.with_columns(
             # A limit at a zero denominator would be inf or NaN: leave it null.
-            **{name: pl.when("has_denominator").then(expr) for name, expr in limits.items()}
+            **{name: pl.when("has_denominator").then(pl.Series(name, limits[name])) for name in LIMIT_COLUMNS}
         )
-        .with_columns(low_tail=low_tail, high_tail=high_tail)
         .with_columns(
             measure=pl.lit(measure),
-            flag=funnel_flag(
-                pl.col("value"),
-                *(pl.col(c) for c in LIMIT_COLUMNS),
-                eligible=eligible,
-                low_tail=pl.col("low_tail"),
-                high_tail=pl.col("high_tail"),
-                inner_alpha=(1 - inner_level) / 2,
-                outer_alpha=(1 - outer_level) / 2,
-            ),
+            flag=funnel_flag(pl.col("value"), *(pl.col(c) for c in LIMIT_COLUMNS), eligible=eligible),
         )
         .select(FUNNEL_COLUMNS)
         .sort("outcome", "unit_id")
@@ -132,66 +131,85 @@ def funnel_flag(
     upper_998: pl.Expr,
     *,
     eligible: pl.Expr,
-    low_tail: pl.Expr | None = None,
-    high_tail: pl.Expr | None = None,
-    inner_alpha: float = 0.025,
-    outer_alpha: float = 0.001,
 ) -> pl.Expr:
-    """Return the flag expression: strictly outside a limit, and `too_few_cases` where not `eligible`.
-
-    With `low_tail`/`high_tail` (exact P(count <= observed) and P(count >= observed)), a flag also needs that
-    probability below the limit's alpha (one side of the two-sided level), so a zero count at a tiny
-    denominator is not an alarm.
-    """
-    low = pl.lit(0.0) if low_tail is None else low_tail.fill_null(0.0)
-    high = pl.lit(0.0) if high_tail is None else high_tail.fill_null(0.0)
+    """Return the flag expression: strictly outside a limit, and `too_few_cases` where not `eligible`."""
     return (
         pl.when(~eligible.fill_null(False))
         .then(pl.lit(TOO_FEW_CASES))
-        .when((value > upper_998) & (high < outer_alpha))
+        .when(value > upper_998)
         .then(pl.lit(HIGH_ALARM))
-        .when((value > upper_95) & (high < inner_alpha))
+        .when(value > upper_95)
         .then(pl.lit(HIGH_ALERT))
-        .when((value < lower_998) & (low < outer_alpha))
+        .when(value < lower_998)
         .then(pl.lit(LOW_ALARM))
-        .when((value < lower_95) & (low < inner_alpha))
+        .when(value < lower_95)
         .then(pl.lit(LOW_ALERT))
         .otherwise(pl.lit(AS_EXPECTED))
     )
 
 
-def _exact_tails(table: pl.DataFrame, measure: Measure) -> tuple[pl.Series, pl.Series]:
-    """Return P(X <= O) and P(X >= O) per unit: Poisson(E) for O/E, Binomial(N, target) for proportions."""
-    from scipy import special  # imported here: scipy costs ~0.3 s and only funnels need it
+def funnel_limits(
+    measure: Measure,
+    method: FunnelMethod,
+    denominator: ArrayLike,
+    target: ArrayLike,
+    level: float,
+    tau2: ArrayLike = 0.0,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Return the (lower, upper) funnel limits at two-sided coverage `level`, one pair per denominator.
 
-    observed = table["observed"].fill_null(0).to_numpy().astype("float64")
-    denominator = table["denominator"].fill_null(0.0).to_numpy()
+    `denominator` is E for `oe_ratio` (target 1) and the number of cases n for `proportion`. Where `tau2` is
+    positive the overdispersed limits replace those of `method`. NaN where the denominator is not positive.
+    The flag of a unit and the curve drawn through every denominator of a chart both come from here.
+    """
+    d = np.asarray(denominator, dtype=np.float64)
+    target_, tau2_ = np.broadcast_to(np.asarray(target, np.float64), d.shape), np.asarray(tau2, np.float64)
+    z = z_for_level(level)
     with np.errstate(all="ignore"):
-        if measure == "oe_ratio":
-            low = special.pdtr(observed, denominator)
-            high = np.where(observed > 0, special.pdtrc(observed - 1, denominator), 1.0)
+        if method == "exact":
+            lower, upper = (_exact_limit(measure, d, target_, p) for p in ((1 - level) / 2, 1 - (1 - level) / 2))
+        elif measure == "oe_ratio":
+            lower, upper = (np.asarray(b, np.float64) for b in poisson_ratio_bounds(d, d, level))
         else:
-            target = table["target"].fill_null(0.0).to_numpy()
-            events, cases = observed.astype("int64"), denominator.astype("int64")  # scipy wants whole counts
-            low = special.bdtr(events, cases, target)
-            high = np.where(events > 0, special.bdtrc(np.maximum(events - 1, 0), cases, target), 1.0)
-    return pl.Series("low_tail", low, dtype=pl.Float64), pl.Series("high_tail", high, dtype=pl.Float64)
+            lower, upper = _arcsine_limit(target_, d, -z, 0.0), _arcsine_limit(target_, d, z, 0.0)
+        adjusted = np.broadcast_to(tau2_ > 0, d.shape)
+        if adjusted.any():
+            if measure == "oe_ratio":
+                spread = np.sqrt(1 / d + tau2_)
+                low_od, high_od = np.exp(-z * spread), np.exp(z * spread)
+            else:
+                low_od, high_od = _arcsine_limit(target_, d, -z, tau2_), _arcsine_limit(target_, d, z, tau2_)
+            lower, upper = np.where(adjusted, low_od, lower), np.where(adjusted, high_od, upper)
+        positive = d > 0
+    return np.where(positive, lower, np.nan), np.where(positive, upper, np.nan)
 
 
-def proportion_limit(target: pl.Expr, n: pl.Expr, z: float, tau2: pl.Expr | float = 0.0) -> pl.Expr:
-    """Return the proportion funnel limit at signed normal quantile z (negative for a lower limit).
+def _exact_limit(
+    measure: Measure, d: NDArray[np.float64], target: NDArray[np.float64], p: float
+) -> NDArray[np.float64]:
+    """Spiegelhalter's interpolated exact limit at quantile p (see the module docstring)."""
+    from scipy import stats  # imported here: scipy costs ~0.3 s and only funnels need it
+
+    positive = d > 0
+    if measure == "oe_ratio":
+        dist = stats.poisson(np.where(positive, d, 1.0))
+    else:
+        dist = stats.binom(np.where(positive, np.rint(d), 1).astype(np.int64), np.clip(target, 0.0, 1.0))
+    r = dist.ppf(p)
+    alpha = (dist.cdf(r) - p) / dist.pmf(r)
+    return np.asarray(np.maximum(r - alpha, 0.0) / np.where(positive, d, 1.0), dtype=np.float64)
+
+
+def _arcsine_limit(
+    target: NDArray[np.float64], n: NDArray[np.float64], z: float, tau2: ArrayLike
+) -> NDArray[np.float64]:
+    """The proportion limit on the arcsine scale at signed normal quantile z (negative for a lower limit).
 
     The angle is clipped to [0, pi/2] before squaring the sine: past 0 the sine would turn and the lower
     limit would rise again instead of stopping at 0 (likewise past pi/2 at the top).
     """
-    spread = (1 / (4 * n.cast(pl.Float64)) + tau2).sqrt()
-    angle = target.sqrt().arcsin() + z * spread
-    return angle.clip(0.0, math.pi / 2).sin().pow(2)
-
-
-def log_ratio_limit(expected: pl.Expr, z: float, tau2: pl.Expr | float = 0.0) -> pl.Expr:
-    """Return the SHMI (log-scale, overdispersed) O/E funnel limit at signed normal quantile z."""
-    return (z * (1 / expected.cast(pl.Float64) + tau2).sqrt()).exp()
+    angle = np.arcsin(np.sqrt(target)) + z * np.sqrt(1 / (4 * n) + np.asarray(tau2, np.float64))
+    return np.asarray(np.sin(np.clip(angle, 0.0, math.pi / 2)) ** 2, dtype=np.float64)
 
 
 def _unit_scores(frame: pl.LazyFrame, measure: Measure) -> pl.LazyFrame:
@@ -224,33 +242,3 @@ def _unit_scores(frame: pl.LazyFrame, measure: Measure) -> pl.LazyFrame:
         s=1 / pl.col("denominator").sqrt(),
         z=pl.col("denominator").sqrt() * pl.col("value").log(),
     )
-
-
-def _proportion_limits(z_inner: float, z_outer: float) -> dict[str, pl.Expr]:
-    tau2 = pl.col("tau2").fill_null(0.0)
-    target, n = pl.col("target"), pl.col("denominator")
-    return {
-        "lower_998": proportion_limit(target, n, -z_outer, tau2),
-        "lower_95": proportion_limit(target, n, -z_inner, tau2),
-        "upper_95": proportion_limit(target, n, z_inner, tau2),
-        "upper_998": proportion_limit(target, n, z_outer, tau2),
-    }
-
-
-def _ratio_limits(
-    expected: pl.Series, inner_level: float, outer_level: float, z_inner: float, z_outer: float
-) -> dict[str, pl.Expr]:
-    # Exact Poisson limits need a chi-square quantile per unit: computed on the collected, one-row-per-unit
-    # frame with a vectorised scipy.special call (O = E in the O/E interval gives the limits around 1).
-    e = expected.to_numpy()
-    lower_95, upper_95 = poisson_ratio_bounds(e, e, inner_level)
-    lower_998, upper_998 = poisson_ratio_bounds(e, e, outer_level)
-    exact = {"lower_998": lower_998, "lower_95": lower_95, "upper_95": upper_95, "upper_998": upper_998}
-    signed_z = {"lower_998": -z_outer, "lower_95": -z_inner, "upper_95": z_inner, "upper_998": z_outer}
-    adjusted = pl.col("tau2").fill_null(0.0) > 0
-    return {
-        name: pl.when(adjusted)
-        .then(log_ratio_limit(pl.col("denominator"), signed_z[name], pl.col("tau2")))
-        .otherwise(pl.lit(pl.Series(name, exact[name], dtype=pl.Float64)))
-        for name in LIMIT_COLUMNS
-    }

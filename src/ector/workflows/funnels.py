@@ -36,6 +36,7 @@ def unit_funnels(overall: pl.DataFrame, analysis: AnalysisSettings) -> pl.DataFr
             units.with_columns(pl.col("expected").fill_null(0.0)),
             measure,
             min_cases=analysis.min_cases,
+            method=analysis.funnel_method,
             overdispersion=analysis.overdispersion,
             inner_level=inner,
             outer_level=outer,
