@@ -8,10 +8,18 @@ from great_tables import GT, loc, style
 
 from ector.report.chartdata import funnel_curves, monitored_units
 from ector.report.disclosure import Disclosure, suppress_counts
-from ector.report.formats import count_text, decimal_text, median_iqr_text, n_of_n_text, rate_text, ratio_text
+from ector.report.formats import (
+    FLAG_COLOURS,
+    count_text,
+    decimal_text,
+    median_iqr_text,
+    n_of_n_text,
+    rate_text,
+    ratio_text,
+)
 from ector.report.page import NotAvailable, Prose, Section, external_references, render_page, strip_external_imports
 from ector.report.prepare import cohort_table, units_table
-from ector.report.tables import BulkTable
+from ector.report.tables import BulkTable, units_gt
 from ector.stats.funnel import FunnelMethod
 
 
@@ -159,3 +167,35 @@ def test_a_section_without_data_says_what_and_why() -> None:
     assert '<a href="#sites">Sites</a>' in page
     assert "Title &lt;&amp;&gt;" in page
     assert external_references(page) == []
+
+
+def test_only_oe_cells_are_coloured_so_no_crude_rate_is_compared_across_case_mix() -> None:
+    # A cardiothoracic surgeon with a high crude rate and an O/E of 1.00, beside a gynaecologist with a low one:
+    # the crude-rate funnel flags them both, but only the O/E (against their own case mix) may colour a cell.
+    frame = pl.DataFrame(
+        {
+            "unit": ["Cardio", "Gynae"],
+            "specialty": ["cardiothoracic", "gynaecology"],
+            "cases": [400, 400],
+            "m_events": [80, 4],
+            "m_cases": [400, 400],
+            "m_rate": [0.2, 0.01],
+            "m_rate_lower": [0.16, 0.004],
+            "m_rate_upper": [0.24, 0.025],
+            "m_oe": [1.0, 1.9],
+            "m_oe_lower": [0.8, 1.2],
+            "m_oe_upper": [1.2, 2.6],
+            "m_rate_flag": ["high_alarm", "low_alarm"],
+            "m_oe_flag": ["as_expected", "high_alert"],
+        }
+    )
+
+    bulk = units_gt(frame, ["m"], k=11, external=False, unit_noun="surgeon", attributes=["specialty"],
+                    table_id="t", title="Surgeons")  # fmt: skip
+    html = bulk.as_raw_html()
+
+    assert set(bulk.fills) == {"m__oe"}
+    assert bulk.fills["m__oe"].to_list() == [None, FLAG_COLOURS["high_alert"]]
+    body = html[html.index("<tbody") : html.index("</tbody>")]
+    assert body.count('style="background-color') == 1  # the gynaecologist's O/E, and nothing in a rate column
+    assert "Crude rates are not coloured" in html

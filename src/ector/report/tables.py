@@ -146,8 +146,10 @@ def units_gt(
 ) -> BulkTable:
     """Return the surgeons or sites table: volume, medians, and per outcome n/N, rate and O/E, flags coloured.
 
-    Each rate cell is coloured by its unit's flag on the crude-rate funnel and each O/E cell by the O/E
-    funnel's flag, so every colour belongs to the number it sits on. Rows keep the frame's order (by volume).
+    Each O/E cell is coloured by the unit's flag on the O/E funnel, so every colour belongs to the number it sits
+    on and compares the unit with what its own case mix predicts (docs/methods.md, "Fair comparison"). Crude rates
+    are not coloured: against the rate of every unit they would compare, say, a cardiothoracic surgeon with
+    gynaecologists. Rows keep the frame's order (by volume).
     """
     columns = frame.columns
     display: list[pl.Expr] = [pl.col("unit").alias("unit")]
@@ -169,17 +171,19 @@ def units_gt(
     labels |= {"minutes": "Operative min, median (IQR)", "los": "Length of stay, days, median (IQR)"}
     for o in outcomes:
         labels |= {f"{o}__n": "n/N", f"{o}__rate": "% (95% CI)", f"{o}__oe": "O/E (95% CI)"}
-    table = _base(shown.head(1), table_id, title).cols_label(labels)
+    table = _base(shown.head(1), table_id, title).cols_label({c: label for c, label in labels.items() if c in shown})
     for o in outcomes:
         table = table.tab_spanner(label=outcome_label(o), columns=[f"{o}__n", f"{o}__rate", f"{o}__oe"], id=f"sp-{o}")
     table = table.cols_align("right", columns=[c for c in shown.columns if c != "unit" and not c.startswith("attr_")])
     flags = ", ".join(f"{FLAG_LABELS[f]} ({_colour_name(f)})" for f in FLAG_COLOURS)
-    table = table.tab_source_note(legend(k, external)).tab_source_note(f"Cell colours: {flags}. Sorted by volume.")
+    table = table.tab_source_note(legend(k, external)).tab_source_note(
+        f"Colours mark O/E only, by the unit's flag on the O/E funnel: {flags}. Crude rates are not coloured: units "
+        "differ in case mix. Sorted by volume."
+    )
     fills = {
-        f"{o}__{cell}": frame[f"{o}_{cell}_flag"].replace_strict(FLAG_COLOURS, default=None, return_dtype=pl.String)
+        f"{o}__oe": frame[f"{o}_oe_flag"].replace_strict(FLAG_COLOURS, default=None, return_dtype=pl.String)
         for o in outcomes
-        for cell in ("rate", "oe")
-        if f"{o}_{cell}_flag" in columns
+        if f"{o}_oe_flag" in columns
     }
     return BulkTable(table, shown, fills)
 
