@@ -8,10 +8,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from ector import memory
 from ector.chain import stage
-from ector.errors import MissingInputError
+from ector.errors import EctorError, MissingInputError
 from ector.runner import run_stage
 from ector.settings import load_settings
+from ector.workflows.stage import BYTES_PER_CASE
 from tests.workflows.marts import make_mart
 
 TABLES = {
@@ -58,3 +60,31 @@ def test_stage_without_a_case_mart_names_the_transform_command(tmp_path: Path) -
         run_stage(stage("workflow/site"), settings)
     assert "ector transform" in str(caught.value)
     assert not (tmp_path / "workflow").exists()
+
+
+def test_a_view_that_would_not_fit_in_memory_stops_before_any_work_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(overrides={"workdir": str(tmp_path)})
+    (tmp_path / "transform").mkdir()
+    make_mart(3, 40, seed=1).write_parquet(tmp_path / "transform" / "cases.parquet")  # 120 cases
+    monkeypatch.setattr(memory, "available_bytes", lambda: 120 * BYTES_PER_CASE - 1)
+
+    with pytest.raises(EctorError) as caught:
+        run_stage(stage("workflow/surgeon"), settings)
+
+    assert "for the mart's 120 cases" in caught.value.message
+    assert "ector transform --since/--until/--where" in (caught.value.hint or "")
+    assert not (tmp_path / "workflow").exists()
+    monkeypatch.setattr(memory, "available_bytes", lambda: 120 * BYTES_PER_CASE)
+    run_stage(stage("workflow/surgeon"), settings)  # just enough: it runs
+    assert (tmp_path / "workflow" / "surgeon" / "summary.parquet").is_file()
+
+
+def test_available_memory_is_read_from_meminfo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24576000 kB\nMemAvailable:   20480000 kB\n", encoding="ascii")
+    monkeypatch.setattr(memory, "MEMINFO", meminfo)
+    assert memory.available_bytes() == 20480000 * 1024
+    monkeypatch.setattr(memory, "MEMINFO", tmp_path / "absent")
+    assert memory.available_bytes() is None
