@@ -31,13 +31,27 @@ def check_format(fmt: str) -> StreamFormat:
     return fmt  # type: ignore[return-value]  # checked against the Literal's own values just above
 
 
+LIST_SEPARATOR = "; "
+
+
+def as_text_lists(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with each list column (a quarantined row's rules) joined into one text value, `a; b`, for the
+    formats that hold no nested data (CSV, a table on a terminal); JSON, Arrow and Parquet keep the lists."""
+    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+    if not lists:
+        return frame
+    return frame.with_columns(
+        pl.col(name).list.eval(pl.element().cast(pl.String)).list.join(LIST_SEPARATOR) for name in lists
+    )
+
+
 def write_stream(frame: pl.DataFrame, fmt: StreamFormat, stream: BinaryIO) -> None:
     """Write `frame` to the binary `stream` as an Arrow IPC stream, CSV, NDJSON (`json`) or Parquet."""
     check_format(fmt)
     if fmt == "arrow":
         frame.write_ipc_stream(stream)
     elif fmt == "csv":
-        frame.write_csv(stream)
+        as_text_lists(frame).write_csv(stream)
     elif fmt == "json":
         frame.write_ndjson(stream)
     else:

@@ -74,6 +74,32 @@ def test_show_writes_csv_into_a_pipe_and_filters(workdir: Path, tmp_path: Path) 
     assert (shown["asa_class"] >= 4).all()
 
 
+def test_the_quarantine_shows_as_csv_in_a_pipe_with_its_rules_joined(workdir: Path, tmp_path: Path) -> None:
+    # What the quality gate tells a user to inspect: `ector show consolidate/quarantine/cases | head`.
+    quarantine = pl.read_parquet(workdir / "consolidate" / "quarantine" / "cases.parquet")
+    assert quarantine.height > 0 and isinstance(quarantine.schema["rules"], pl.List)
+
+    result = _shell(f"{sys.executable} -m ector show consolidate/quarantine/cases --limit 1000 | head -5", tmp_path)
+
+    assert result.returncode == 0, result.stderr.decode()
+    shown = pl.read_csv(io.BytesIO(result.stdout), infer_schema=False)
+    assert shown.height == 4  # a header and four rows
+    expected = quarantine.head(4)["rules"].list.join("; ").to_list()
+    assert shown["rules"].to_list() == expected
+
+
+def test_the_quarantine_keeps_its_rules_as_lists_in_json(workdir: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*ECTOR, "show", "consolidate/quarantine/cases", "--format", "json", "--limit", "3"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    shown = pl.read_ndjson(io.BytesIO(result.stdout))
+    assert isinstance(shown.schema["rules"], pl.List)
+
+
 def test_show_as_arrow_round_trips_with_dtypes(workdir: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [*ECTOR, "show", "workflow/surgeon/funnel", "--format", "arrow"], cwd=tmp_path, capture_output=True, check=False

@@ -188,6 +188,10 @@ def _print_rich(frame: Any, title: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from ector.pipes import as_text_lists
+
+    frame = as_text_lists(frame)
+
     table = Table(title=f"{title} ({frame.height:,} rows)", title_justify="left")
     for name in frame.columns:
         table.add_column(escape(name), overflow="fold", max_width=60)
