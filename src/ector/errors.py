@@ -21,6 +21,14 @@ _secrets: set[str] = set()
 # user:password@ in any URI, whether or not the password was registered.
 # `scheme:` is optional so that a URI missing the colon of its scheme (`mysql//u:p@h`) is still masked.
 _URI_PASSWORD = re.compile(r"(?P<scheme>(?:[a-zA-Z][\w+.-]*:)?//)(?P<user>[^:/@\s]*):(?P<password>[^@\s]+)@")
+# A secret given as a key=value pair: a URI's query parameter (`?password=...`, `&sslpassword=...`) or a key of a
+# connection string (`Password=...;`, `PWD=...`), whatever the case of the key.
+SECRET_KEYS = (
+    "password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "access_token", "api_key", "apikey",
+)  # fmt: skip
+KEY_VALUE_SECRET = re.compile(
+    rf"(?P<key>(?:^|[?&;\s])(?:{'|'.join(SECRET_KEYS)})\s*=\s*)(?P<value>[^&;#\s]+)", re.IGNORECASE
+)
 
 
 def register_secret(value: str | None) -> None:
@@ -30,8 +38,9 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    """Return `text` with every registered secret and every URI password replaced by ***."""
+    """Return `text` with every registered secret, every URI password and every secret key=value replaced by ***."""
     text = _URI_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{_MASK}@", text)
+    text = KEY_VALUE_SECRET.sub(lambda m: f"{m['key']}{_MASK}", text)
     # Longest first, so a secret that contains another is masked whole.
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, _MASK)

@@ -26,7 +26,7 @@ from pydantic_settings import (
 )
 
 from ector.contract import TABLE_NAMES
-from ector.errors import ConfigError, redact, register_secret
+from ector.errors import KEY_VALUE_SECRET, ConfigError, redact, register_secret
 
 PATIENT_KEY_VARIABLE: Final = "ECTOR_PRIVACY__PATIENT_ID_KEY"
 MIN_PATIENT_KEY_LENGTH: Final = 16  # a short key could be found by trying keys against known patient ids
@@ -268,6 +268,7 @@ class Settings(BaseSettings):
                 match = re.match(r"[^:/@\s]*:([^@\s]+)@", self.source.uri)
             if match:
                 values.append(match.group(1))
+            values += [m["value"] for m in KEY_VALUE_SECRET.finditer(self.source.uri)]
         # A password travels URL-encoded inside a URI and decoded in a driver's message: each form is secret.
         return sorted({form for value in values for form in (value, quote(value, safe=""), unquote(value))})
 

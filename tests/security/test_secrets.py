@@ -235,3 +235,37 @@ def test_wrong_password_against_postgresql_does_not_leak_it(
     assert run.code == 1
     assert b"password authentication failed" in run.stderr
     assert _leaks(run, tmp_path, wrong) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgresql://u@db/gold?password=Kestrel77&sslmode=require", "postgresql://u@db/gold?password=***&sslmode=require"),
+        ("mssql://db/gold?user=u&PWD=Kestrel77", "mssql://db/gold?user=u&PWD=***"),
+        ("Server=db;Database=gold;User Id=u;Password=Kestrel77;", "Server=db;Database=gold;User Id=u;Password=***;"),
+        ("postgresql://u@db/gold?sslpassword=Kestrel77", "postgresql://u@db/gold?sslpassword=***"),
+        ("https://api/x?access_token=Kestrel77#top", "https://api/x?access_token=***#top"),
+        ("compass=north, bypass=1, passes=3", "compass=north, bypass=1, passes=3"),  # not secrets: left alone
+    ],
+)  # fmt: skip
+def test_a_secret_given_as_a_key_value_pair_is_masked(text: str, masked: str) -> None:
+    from ector.errors import redact
+
+    assert redact(text) == masked
+
+
+def test_a_password_in_a_uri_query_is_a_secret_of_the_settings() -> None:
+    from ector.settings import load_settings
+
+    uri = "postgresql://ector@db/gold?sslmode=require&password=" + quote(SECRET, safe="")
+    assert {SECRET, quote(SECRET, safe="")} <= set(load_settings(overrides={"source.uri": uri}).secrets())
+
+
+@pytest.mark.parametrize("command", [["config"], ["--debug", "ingest"]])
+def test_config_and_errors_never_show_a_password_given_as_a_query_parameter(command: list[str], tmp_path: Path) -> None:
+    uri = "postgresql://ector@127.0.0.1:9/gold?connect_timeout=1&password=" + quote(SECRET, safe="")
+    run = ector(*command, cwd=tmp_path, env={"ECTOR_SOURCE__URI": uri})
+    assert run.code in (0, 1), run.stderr
+    assert _leaks(run, tmp_path, SECRET) == []
+    if command == ["config"]:  # the URI is shown, its password masked
+        assert b"password=***" in run.stdout
