@@ -109,3 +109,43 @@ def test_code_map_reference_in_docs_is_current() -> None:
 
     document = (Path(__file__).parents[1] / "docs" / "consolidation.md").read_text(encoding="utf-8")
     assert refresh(document) == document, "docs are stale: run `python -m ector.consolidate.reference`"
+
+
+def _one_usage_line(result, expected: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr
+    assert "Traceback" not in result.output and "unexpected error" not in result.output
+
+
+def test_a_mistyped_environment_variable_stops_with_exit_2_naming_it(cli, monkeypatch) -> None:
+    monkeypatch.setenv("ECTOR_ANALYSYS__PERIOD", "month")
+    _one_usage_line(cli("config"), "unknown setting from the environment: ECTOR_ANALYSYS__PERIOD")
+    monkeypatch.delenv("ECTOR_ANALYSYS__PERIOD")
+    monkeypatch.setenv("ECTOR_ANALYSIS__PERIOD__MONTH", "1")  # a scalar setting has no keys below it
+    _one_usage_line(cli("config"), "ECTOR_ANALYSIS__PERIOD__MONTH")
+
+
+def test_environment_variables_that_name_settings_or_the_harness_are_accepted(cli, monkeypatch) -> None:
+    monkeypatch.setenv("ECTOR_ANALYSIS__PERIOD", "month")
+    monkeypatch.setenv("ECTOR_SOURCE__TABLES__CASES__NAME", "operations")  # inside a mapping of the user's
+    monkeypatch.setenv("ECTOR_REQUIRE_SOMETHING", "1")  # the test harness's own
+    result = cli("config")
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(result.stdout)["analysis"]["period"] == "month"
+
+
+def test_a_config_file_that_is_not_utf8_is_a_usage_error_naming_it(cli, tmp_path: Path) -> None:
+    (tmp_path / "ector.yaml").write_bytes("analysis:\n  title: \xe9t\xe9\n".encode("latin-1"))
+    _one_usage_line(cli("config"), "config file ector.yaml is not UTF-8 text")
+
+
+def test_demo_refuses_a_negative_seed_and_an_unwritable_target_with_exit_2(cli, tmp_path: Path) -> None:
+    _one_usage_line(cli("demo", "--seed", "-1", "--out", str(tmp_path / "g.sqlite"), "--cases", "100"), "--seed")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    _one_usage_line(cli("demo", "--out", str(blocked / "g.sqlite"), "--cases", "100"), "cannot write there")
+
+
+def test_a_where_of_hundreds_of_ors_is_a_usage_error(cli, tmp_path: Path) -> None:
+    many = " OR ".join(["asa_class = 1"] * 500)
+    _one_usage_line(cli("transform", "--where", many), "--where is nested too deeply")

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import typing
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
@@ -332,6 +333,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid YAML{where}", "fix the file's syntax") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte {exc.start + 1} is not)", "save the file as UTF-8"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -344,6 +349,7 @@ def load_settings(config: Path | None = None, overrides: dict[str, Any] | None =
 
     Raises ConfigError naming the first bad key; registers every secret so no message can show it.
     """
+    _check_environment()
     path = find_config_file(config)
     token = _yaml_values.set(read_config_file(path) if path else {})
     try:
@@ -355,6 +361,41 @@ def load_settings(config: Path | None = None, overrides: dict[str, Any] | None =
     for secret in settings.secrets():
         register_secret(secret)
     return settings
+
+
+# ECTOR_ variables that are not settings: the config file's path, and those of the test and benchmark harness.
+NOT_SETTINGS: Final = ("ECTOR_CONFIG",)
+HARNESS_PREFIXES: Final = ("ECTOR_TEST_", "ECTOR_REQUIRE_", "ECTOR_BENCH_")
+
+
+def _check_environment() -> None:
+    """Raise ConfigError for an ECTOR_ variable that names no setting: a mistyped one would be ignored silently."""
+    for name in sorted(os.environ):
+        if not name.startswith("ECTOR_") or name in NOT_SETTINGS or name.startswith(HARNESS_PREFIXES):
+            continue
+        if not _names_a_setting(name.removeprefix("ECTOR_").lower().split("__")):
+            raise ConfigError(
+                f"unknown setting from the environment: {name}",
+                "check its spelling against `ector init` (nested keys are joined with __), or unset it",
+            )
+
+
+def _names_a_setting(path: list[str]) -> bool:
+    """Whether a key path (`["analysis", "min_cases"]`) names a setting, or lies inside a mapping setting."""
+    model: Any = Settings
+    for index, key in enumerate(path):
+        fields = getattr(model, "model_fields", None)
+        # A field is named in the environment by its alias where it has one (source.schema is `schema_`).
+        named = {(info.alias or name).lower(): info for name, info in (fields or {}).items()}
+        if key not in named:
+            return False
+        annotation = named[key].annotation
+        if typing.get_origin(annotation) is dict:
+            return True  # source.tables, consolidation.code_maps: their keys are the user's own
+        if index < len(path) - 1 and not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return False
+        model = annotation
+    return True
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:

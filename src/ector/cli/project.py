@@ -49,7 +49,7 @@ def demo_command(
         str, typer.Option("--out", "-o", help="SQLite file to write, or a folder ending in / for Parquet")
     ] = "demo/gold.sqlite",
     cases: Annotated[int, typer.Option("--cases", "-n", min=100, max=200_000_000, help="number of cases")] = 20_000,
-    seed: Annotated[int, typer.Option("--seed", help="random seed: same seed, same data")] = 7,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="random seed: same seed, same data")] = 7,
     clean: Annotated[bool, typer.Option("--clean", help="no planted dirt")] = False,
 ) -> None:
     """Write a synthetic Igraine Gold layer with planted truth and planted dirt.

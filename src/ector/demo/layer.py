@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -59,8 +60,10 @@ def write_demo(
     tally = DirtTally()
     try:
         sink: Sink = ParquetSink(path, schemas) if as_folder else SqliteSink(path, schemas)
-    except OSError as exc:
-        raise EctorError(f"cannot write {path}: {exc.strerror}", "check the path and permissions") from None
+    except (OSError, sqlite3.Error) as exc:
+        # The target named by --out cannot be created at all: a usage error (exit 2), not a failed run.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"--out {path}: cannot write there: {reason}", "name a writable file or folder") from None
     try:
         for tables in demo_tables(world, clean, tally):
             for name, frame in tables.items():

@@ -79,9 +79,14 @@ def parse_where(sql: str, allowed_columns: Collection[str]) -> pl.Expr:
         raise ConfigError(f"--where may not contain subqueries or statements ({match[1].upper()})", _HINT)
     try:
         expression = pl.sql_expr(text)
+        _check_expression(expression, allowed_columns)
     except PolarsError as exc:
         raise ConfigError(f"--where is not a valid SQL expression: {_first_line(exc)}", _HINT) from None
-    _check_expression(expression, allowed_columns)
+    except RecursionError:
+        # Hundreds of ORs nest as deep as they are long, deeper than Python walks the expression's tree.
+        raise ConfigError(
+            "--where is nested too deeply to check", "test a list of values with IN (...) instead of many ORs"
+        ) from None
     return expression
 
 
