@@ -121,3 +121,39 @@ def test_rows_reported_are_rows_written(tmp_path: Path) -> None:
     tables = read_parquet_layer(tmp_path)
     assert result.rows == {name: tables[name].height for name in TABLE_NAMES}
     assert {name: e["rows_in"] for name, e in result.truth["expected"].items()} == result.rows
+
+
+def test_a_file_the_demo_did_not_write_is_not_replaced_without_force(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.sqlite"
+    mine.write_bytes(b"my own database")
+
+    with pytest.raises(ConfigError, match="was not written by `ector demo`") as caught:
+        write_demo(mine, cases=300)
+
+    assert caught.value.exit_code == 2 and "--force" in (caught.value.hint or "")
+    assert mine.read_bytes() == b"my own database"
+    write_demo(mine, cases=300, force=True)
+    assert read_sqlite_layer(f"sqlite://{mine.resolve()}")["cases"].height > 0
+
+
+def test_a_demo_of_its_own_is_rewritten_as_the_quickstart_reruns(tmp_path: Path) -> None:
+    first = write_demo(tmp_path / "gold.sqlite", cases=300, seed=1)
+    again = write_demo(tmp_path / "gold.sqlite", cases=300, seed=2)  # the truth file beside it: a demo's own
+    assert again.truth != first.truth
+    write_demo(f"{tmp_path}/layer/", cases=300)
+    write_demo(f"{tmp_path}/layer/", cases=300)  # a folder holding a demo layer only
+
+
+@pytest.mark.parametrize("out", ["folder/", "."])
+def test_a_folder_holding_other_files_is_not_written_into_without_force(
+    out: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / out.rstrip("/")
+    folder.mkdir(exist_ok=True)
+    (folder / "cases.parquet").write_bytes(b"a user's own cases")  # named like a demo's table, but no truth file
+
+    with pytest.raises(ConfigError, match="holds files a demo did not write"):
+        write_demo(out, cases=300)
+
+    assert (folder / "cases.parquet").read_bytes() == b"a user's own cases"

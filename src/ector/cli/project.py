@@ -51,6 +51,7 @@ def demo_command(
     cases: Annotated[int, typer.Option("--cases", "-n", min=100, max=200_000_000, help="number of cases")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1, help="random seed: same seed, same data")] = 7,
     clean: Annotated[bool, typer.Option("--clean", help="no planted dirt")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="replace a target a demo did not write")] = False,
 ) -> None:
     """Write a synthetic Igraine Gold layer with planted truth and planted dirt.
 
@@ -58,6 +59,6 @@ def demo_command(
     """
     from ector.demo import write_demo
 
-    result = write_demo(out_path, cases=cases, seed=seed, clean=clean)
+    result = write_demo(out_path, cases=cases, seed=seed, clean=clean, force=force)
     out.event(f"wrote a demo Gold layer of {cases:,} cases", stage="demo", source=result.source_uri)
     out.event(f"truth file: {result.truth_path}", stage="demo")

@@ -22,7 +22,7 @@ from ector.demo.truth import build_truth
 from ector.demo.world import World, build_world
 from ector.demo.write import ParquetSink, Sink, SqliteSink
 from ector.errors import ConfigError, EctorError
-from ector.files import write_text_atomic
+from ector.files import TMP_MARK, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -44,17 +44,22 @@ def write_demo(
     seed: int = 7,
     clean: bool = False,
     run_date: date | None = None,
+    force: bool = False,
 ) -> DemoResult:
     """Returns what was written: a synthetic Gold layer of `cases` cases and its truth file.
 
     `out` ending in '/' or naming an existing folder gets one Parquet file per table and `truth.json`;
     anything else is a SQLite file with `<out>.truth.json` beside it. Same seed and size, same content.
     `run_date` (default 2025-01-01) is the extract date: surgery runs over the six calendar years before it.
+    A target that holds what a demo did not write is refused (ConfigError) unless `force`: replacing it would
+    lose the user's data.
     """
     if cases < model.MIN_CASES:
         raise ConfigError(f"--cases must be at least {model.MIN_CASES}, got {cases}")
     as_folder = str(out).endswith(("/", os.sep)) or Path(out).is_dir()
     path = Path(out)
+    if not force:
+        _check_not_users(path, as_folder)
     world = build_world(cases, seed, run_date or model.DEFAULT_RUN_DATE)
     schemas = {name: output_schema(table, clean) for name, table in TABLES.items()}
     tally = DirtTally()
@@ -117,3 +122,25 @@ def _counted(tables: dict[str, pl.DataFrame], tally: DirtTally) -> dict[str, pl.
     for name, frame in tables.items():
         tally.count_optional_nulls(name, frame)
     return tables
+
+
+def _check_not_users(path: Path, as_folder: bool) -> None:
+    """Raise ConfigError when `path` holds something a demo did not write: a SQLite file without the demo's truth
+    file beside it, or a folder with files other than a demo layer's."""
+    hint = "choose a new path, or add --force to replace it"
+    if as_folder:
+        if not path.is_dir():
+            return
+        ours = {f"{name}.parquet" for name in TABLES} | {"truth.json"}
+        present = [p.name for p in path.iterdir() if TMP_MARK not in p.name]
+        # A demo's folder has its truth file; without it, even a cases.parquet is the user's own.
+        theirs = sorted(n for n in present if n not in ours or not (path / "truth.json").is_file())
+        if theirs:
+            raise ConfigError(
+                f"--out {path} holds files a demo did not write ({', '.join(theirs[:3])}"
+                f"{', ...' if len(theirs) > 3 else ''}): writing there could replace them",
+                hint,
+            )
+        return
+    if path.exists() and not path.with_name(f"{path.name}.truth.json").is_file():
+        raise ConfigError(f"--out {path} exists and was not written by `ector demo`: it would be replaced", hint)
