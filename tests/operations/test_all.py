@@ -189,3 +189,21 @@ def test_json_log_lines_parse_with_the_documented_fields(cli, gold: Path) -> Non
     for record in done:
         assert {"time", "level", "stage", "event", "rows", "seconds"} <= set(record)
         assert record["rows"] > 0
+
+
+def test_status_without_a_source_judges_ingest_against_the_source_it_last_read(cli, gold: Path) -> None:
+    assert cli("all", "--source", str(gold), *TO_WORKFLOWS).exit_code == 0
+
+    status = cli("status")
+
+    lines = {line.split("│")[1].strip(): line for line in status.stdout.splitlines() if line.count("│") > 3}
+    assert "fresh" in lines["ingest"] and "stale" not in lines["ingest"]
+    assert "fresh" in lines["workflow/site"]
+
+
+def test_a_source_holding_a_secret_is_not_recorded_for_status(cli, gold: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ECTOR_SOURCE__PASSWORD", "Heron-77-secret")
+    assert cli("all", "--source", str(gold), *TO_WORKFLOWS).exit_code == 0
+
+    manifest = (tmp_path / "ector-work" / "manifest.json").read_text()
+    assert "source_uri" not in manifest and "Heron-77-secret" not in manifest

@@ -59,7 +59,8 @@ def _closing_summary(ran: list[tuple[str, str, float]]) -> None:
 @app.command("status", rich_help_panel="Work directory")
 def status_command(
     source: Annotated[
-        str | None, typer.Option("--source", "-s", help="the source `ector all --source` was given, if any")
+        str | None,
+        typer.Option("--source", "-s", help="the source to check ingest against (default: the one it last read)"),
     ] = None,
 ) -> None:
     """Show what each stage last did: when, how long, rows in and out, quarantined, fresh or stale and why.
@@ -75,6 +76,10 @@ def status_command(
 
     settings = load(**{"source.uri": source})
     manifest = WorkDir(settings.workdir).read_manifest()
+    recorded = manifest["stages"].get("ingest", {}).get("source_uri")
+    if settings.source.uri is None and recorded:
+        # No source given here: judge ingest against the one it last read (recorded only when it holds no secret).
+        settings = load(**{"source.uri": recorded})
     table = Table(title=f"work directory {settings.workdir}", title_justify="left")
     for column in ("stage", "last run", "seconds", "rows in", "rows out", "quarantined", "state"):
         table.add_column(

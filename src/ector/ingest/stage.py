@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def _ingest(run: StageRun) -> None:
     """Read the tables of settings.source (or only those of --table) into ingest/<table>.parquet, one at a time."""
     from ector.console import out
-    from ector.errors import ConfigError
+    from ector.errors import ConfigError, redact
     from ector.ingest import check_table_names, open_source, plan_ingest, read_table
 
     tables: list[str] | None = run.options.get("tables") or None
@@ -42,6 +42,9 @@ def _ingest(run: StageRun) -> None:
             level="warning",
         )
     run.facts["source"] = source.description
+    # The URI itself, unless it holds a secret: `ector status` without --source judges ingest against it.
+    if redact(settings.uri) == settings.uri and not password:
+        run.facts["source_uri"] = settings.uri
     run.facts["absent_tables"] = plan.absent
 
 
