@@ -9,6 +9,7 @@ from elsewhere (`-i`) is sorted so when it is not already.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import polars as pl
 
@@ -20,6 +21,9 @@ from ector.workflows.order import as_keys
 
 TIME_ORDER = ("surgery_start", "case_id")
 READ_ROWS = 2_000_000  # rows of the mart read at a time
+# A view holds its projection of the mart in memory (about 0.25 GB per million cases at 10M). Above this many cases
+# it works a part of the mart at a time, each part whole units (or patients): every table is the same.
+PART_CASES = 20_000_000
 
 
 def load_view(
@@ -83,3 +87,50 @@ def _in_time_order(frame: pl.DataFrame) -> bool:
         0, named=True
     )
     return check["nulls"] == 0 and bool(check["ordered"])
+
+
+def probe_availability(mart: pl.LazyFrame, analysis: AnalysisSettings, out: Materialiser) -> Availability:
+    """Which probed inputs (and risk strata) hold a value anywhere in the mart: its null counts, which polars reads
+    from the Parquet statistics of a mart file. For a view that loads the mart a part at a time."""
+    conformed = conform_mart(mart, analysis.period)
+    probed = list(dict.fromkeys([*PROBED, *analysis.risk_strata]))
+    counts = out.collect(conformed.select(pl.len(), *(pl.col(c).null_count() for c in probed))).row(0, named=True)
+    return Availability({c: counts[c] < counts["len"] for c in probed}, counts["len"])
+
+
+def parts_by(mart: pl.LazyFrame, column: str, part_cases: int, out: Materialiser) -> list[pl.Expr]:
+    """Filters that cut the mart into parts of about `part_cases` cases, each holding whole values of `column`
+    (units, or patients, in sorted order: the parts' tables concatenate in order). One filter, `True`, when the
+    mart fits one part. Cases whose `column` is null fall in the last part."""
+    if column not in mart.collect_schema().names():
+        return [pl.lit(value=True)]  # load_view names the missing column
+    counts = out.collect(mart.group_by(column).len().sort(column, nulls_last=True))
+    if counts["len"].sum() <= part_cases:
+        return [pl.lit(value=True)]
+    values, ends = counts[column], counts["len"].cum_sum()
+    filters, start, limit = [], 0, part_cases
+    for index, end in enumerate(ends):
+        if end >= limit or index == len(ends) - 1:
+            filters.append(pl.col(column).is_in(values.slice(start, index + 1 - start).drop_nulls().implode()))
+            start, limit = index + 1, end + part_cases
+    if values.null_count():
+        filters[-1] = filters[-1] | pl.col(column).is_null()
+    return filters
+
+
+def ranges_by(mart: pl.LazyFrame, column: str, part_cases: int, out: Materialiser) -> list[pl.Expr]:
+    """Filters that cut the mart into ranges of `column` (patient ids: too many to count one by one) of about
+    `part_cases` cases each, in sorted order; the bounds are quantiles of a sample of the cases' values. One
+    filter, `True`, when the mart fits one part. Cases whose `column` is null fall in the last range."""
+    rows = out.collect(mart.select(pl.len())).item()
+    count = -(-rows // part_cases)
+    if count <= 1 or column not in mart.collect_schema().names():
+        return [pl.lit(value=True)]
+    every = max(1, rows // 100_000)
+    sample = out.collect(mart.select(pl.col(column).gather_every(every)))[column].drop_nulls().sort()
+    bounds = sorted({sample[len(sample) * i // count] for i in range(1, count)}) if len(sample) else []
+    value = pl.col(column)
+    filters = [value < bounds[0]] if bounds else []
+    filters += [(value >= low) & (value < high) for low, high in pairwise(bounds)]
+    filters.append((value >= bounds[-1]) | value.is_null() if bounds else pl.lit(value=True))
+    return filters

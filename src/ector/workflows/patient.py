@@ -12,7 +12,8 @@ from ector.contract import AGE_BANDS, APPROACHES, SEXES, URGENCIES
 from ector.materialise import InMemory, Materialiser
 from ector.settings import AnalysisSettings
 from ector.stats.intervals import wilson_bounds, z_for_level
-from ector.workflows.load import load_view
+from ector.workflows import load
+from ector.workflows.load import load_view, probe_availability, ranges_by
 from ector.workflows.mart import OUTCOMES, Availability, availability_table, usable_strata
 from ector.workflows.outcomes import LEVEL, RATE_METRICS
 from ector.workflows.plan import Frame
@@ -30,28 +31,58 @@ _LEVEL_ORDER: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def patient_view(mart: pl.LazyFrame, analysis: AnalysisSettings, out: Materialiser | None = None) -> dict[str, Frame]:
+def patient_view(
+    mart: pl.LazyFrame, analysis: AnalysisSettings, out: Materialiser | None = None, *, part_cases: int | None = None
+) -> dict[str, Frame]:
     """Return the patient view's tables: `summary` (cohort cells), `per_patient` and `availability`.
 
     summary: one row per dimension and level: `dimension, level, available, cases, patients` and for every
     outcome `<outcome>_events, _cases, _rate, _rate_lower, _rate_upper` (Wilson 95%). A dimension entirely
     null in the mart (e.g. sex without a patients table) is one cell with a null level and available = false.
+    A mart of more than `part_cases` cases (default `load.PART_CASES`) is worked a range of patients at a time.
     """
     out = out or InMemory()
     columns = ["patient_id", *(d for d in DIMENSIONS if d != "all"), *OUTCOMES, *PER_PATIENT_COLUMNS]
-    frame, availability = load_view(mart, columns, analysis, out, keys=[d for d in DIMENSIONS if d != "all"])
+    keys = [d for d in DIMENSIONS if d != "all"]
+    parts = ranges_by(mart, "patient_id", part_cases or load.PART_CASES, out)
+    if len(parts) == 1:
+        frame, availability = load_view(mart, columns, analysis, out, keys=keys)
+        per_patient, cells = _patients(frame, availability, out)
+        summary = pl.concat([_cohort_rates(c, availability) for c in cells])
+        per_patient_table: Frame = per_patient
+    else:
+        # A part of the patients at a time (ranges of patient ids): each patient's cases lie in one part, so the
+        # cohorts' counts, distinct patients included, add up, and the per-patient rows follow the ids' order.
+        availability = probe_availability(mart, analysis, out)
+        part_cells, per_patient_parts = [], []
+        for index, part in enumerate(parts):
+            frame, _ = load_view(mart.filter(part), columns, analysis, out, keys=keys)
+            per_patient, cells = _patients(frame, availability, out)
+            del frame
+            per_patient_parts.append(out.spill(f"per_patient-{index}", per_patient))
+            part_cells.append(pl.concat([c.drop("__level") for c in cells]))
+        counts = [c for c in part_cells[0].columns if c not in ("dimension", "level")]
+        added = pl.concat(part_cells).group_by("dimension", "level").agg(pl.col(counts).sum())
+        summary = pl.concat([_cohort_rates(added.filter(pl.col("dimension") == d), availability) for d in DIMENSIONS])
+        per_patient_table = pl.concat(per_patient_parts)
+    return {
+        "summary": _sort_cells(summary),
+        "per_patient": per_patient_table,
+        "availability": availability_table(availability, analysis, usable_strata(analysis, availability)),
+    }
+
+
+def _patients(
+    frame: pl.DataFrame, availability: Availability, out: Materialiser
+) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
+    """The per-patient table (in patient_id order) and the cohort cells of each dimension, from the projection."""
     ids = patient_ids(frame)
     patient = _patient_key(frame, ids)
     frame = frame.with_columns(patient.alias(_PATIENT))
     # One after the other: the per-patient group-by holds a group per patient, which the cohorts need not share.
     per_patient = out.collect(per_patient_plan(frame.lazy(), availability), held=True)
     cells = out.collect_all([_cohort_plan(frame.lazy(), d) for d in DIMENSIONS], held=True)
-    summary = pl.concat([_cohort_rates(c, availability) for c in cells])
-    return {
-        "summary": _sort_cells(summary),
-        "per_patient": _in_id_order(per_patient, ids, patient),
-        "availability": availability_table(availability, analysis, usable_strata(analysis, availability)),
-    }
+    return _in_id_order(per_patient, ids, patient), cells
 
 
 _PATIENT = "__patient"

@@ -71,17 +71,21 @@ BYTES_PER_CASE: Final = 300
 
 
 def _check_memory(view: str, cases: int | None) -> None:
-    """Raise EctorError when the view would hold more than this machine has available: one clear line before
-    any work, rather than the kernel killing the process with no message (100M cases on 24 GB did)."""
+    """Raise EctorError when the view would hold more than this machine has available (a part of the mart, at
+    most `load.PART_CASES` cases): one clear line before any work, rather than the kernel killing the process."""
     from ector.errors import EctorError
     from ector.memory import available_bytes
+    from ector.workflows import load
 
     available = available_bytes()
-    if cases is None or available is None or cases * BYTES_PER_CASE <= available:
+    if cases is None or available is None:
+        return
+    held = min(cases, load.PART_CASES) * BYTES_PER_CASE  # a larger mart is worked a part at a time
+    if held <= available:
         return
     raise EctorError(
-        f"workflow {view} would hold about {cases * BYTES_PER_CASE / 2**30:.1f} GB in memory for the mart's "
-        f"{cases:,} cases, and {available / 2**30:.1f} GB are available",
+        f"workflow {view} would hold about {held / 2**30:.1f} GB in memory for the mart's {cases:,} cases, and"
+        f" {available / 2**30:.1f} GB are available",
         "select fewer cases (`ector transform --since/--until/--where`) or use a machine with more memory"
         " (docs/operations.md, Memory and disk)",
     )

@@ -14,5 +14,12 @@ from ector.workflows.unit import as_text_tables, unit_tables
 def surgeon_view(mart: pl.LazyFrame, analysis: AnalysisSettings, out: Materialiser | None = None) -> dict[str, Frame]:
     """Return the surgeon view's tables: the unit view's (unit_id = surgeon_id) and `learning_curve`."""
     out = out or InMemory()
-    tables, frame, _ = unit_tables(mart, "surgeon_id", analysis, out, extra=LEARNING_CURVE_COLUMNS)
-    return as_text_tables(tables | {"learning_curve": learning_curve_table(frame, "surgeon_id", out)})
+    tables, _ = unit_tables(
+        mart,
+        "surgeon_id",
+        analysis,
+        out,
+        extra=LEARNING_CURVE_COLUMNS,
+        more=lambda frame: {"learning_curve": learning_curve_table(frame, "surgeon_id", out)},
+    )
+    return as_text_tables(tables)
