@@ -149,3 +149,10 @@ def test_demo_refuses_a_negative_seed_and_an_unwritable_target_with_exit_2(cli, 
 def test_a_where_of_hundreds_of_ors_is_a_usage_error(cli, tmp_path: Path) -> None:
     many = " OR ".join(["asa_class = 1"] * 500)
     _one_usage_line(cli("transform", "--where", many), "--where is nested too deeply")
+
+
+def test_a_work_directory_that_is_a_file_is_named_as_such(cli, tmp_path: Path) -> None:
+    (tmp_path / "ector-work").write_text("not a folder")
+    for command in (["status"], ["consolidate"]):
+        _one_usage_line(cli(*command), "ector-work is a file, not a folder")
+    assert (tmp_path / "ector-work").read_text() == "not a folder"

@@ -226,6 +226,15 @@ class Settings(BaseSettings):
     )
 
     workdir: Path = Field(Path("ector-work"), description="the work directory")
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir_is_a_folder(cls, value: Path) -> Path:
+        # Said here, once: a file in its place otherwise surfaces as an unreadable manifest, or a failed write.
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder: point --workdir (or ECTOR_WORKDIR) at a folder")
+        return value
+
     engine: Engine = Field("auto", description="polars engine: auto | streaming | in-memory | gpu")
     spill_mb: float = Field(
         512,
