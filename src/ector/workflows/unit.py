@@ -2,7 +2,8 @@
 
 The mart's projection is read once into memory (`workflows.load`); every aggregate is a plan over it, and the
 plans are collected together (polars runs them side by side); what follows works on those small per-unit
-results.
+results. A mart larger than `load.PART_CASES` is read a part of whole units at a time, and the parts' per-unit
+results are put together before the rest (`unit_tables`).
 """
 
 from __future__ import annotations
