@@ -1,7 +1,7 @@
 """Ector's errors: each carries its exit code and a hint, and every message is scrubbed of secrets.
 
 Exit codes are a contract with cron and CI (docs/operations.md): 0 done, 1 failed, 2 usage or configuration,
-3 data-quality gate, 75 work directory locked.
+3 data-quality gate, 4 new signals (`ector all --fail-on-signal`), 75 work directory locked.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
+EXIT_SIGNAL = 4
 EXIT_LOCKED = 75
 
 _MASK = "***"
@@ -95,6 +96,14 @@ class QualityGateError(EctorError):
     """More rows were quarantined than `consolidation.max_quarantine_fraction` allows."""
 
     exit_code = EXIT_GATE
+
+
+class NewSignalsError(EctorError):
+    """A chart signalled that did not in its view's previous run, and alerts.fail_on_signal asks to say so.
+
+    Raised after every stage has finished and published: the outputs and the report are complete."""
+
+    exit_code = EXIT_SIGNAL
 
 
 class LockedError(EctorError):

@@ -155,6 +155,16 @@ class ConsolidationSettings(_Section):
         return self.run_date or date.today()
 
 
+class CusumSettings(_Section):
+    false_signal_probability: float = Field(
+        0.01, gt=0, lt=1, description="in control, a chart signals within horizon_cases with this probability"
+    )
+    horizon_cases: int = Field(1000, ge=1, le=100_000, description="the cases over which that probability holds")
+    h: float | None = Field(
+        None, gt=0, le=1000, description="a fixed decision limit for every chart (default: chosen from the case mix)"
+    )
+
+
 class AnalysisSettings(_Section):
     outcome_window_days: int = Field(30, ge=0, le=3650, description="inclusive outcome window in days")
     period: Period = Field("quarter", description="period of trends: month | quarter | year")
@@ -172,6 +182,7 @@ class AnalysisSettings(_Section):
     )
     overdispersion: bool = Field(False, description="widen funnel limits for overdispersion (tau2)")
     min_cases: int = Field(10, ge=1, description="units with fewer cases are listed but never flagged")
+    cusum: CusumSettings = Field(default_factory=CusumSettings)
 
     @field_validator("funnel_limits")
     @classmethod
@@ -179,6 +190,12 @@ class AnalysisSettings(_Section):
         if not value or any(not 0 < v < 1 for v in value):
             raise ValueError("funnel limits must be coverages strictly between 0 and 1, e.g. [0.95, 0.998]")
         return sorted(value)
+
+
+class AlertsSettings(_Section):
+    fail_on_signal: bool = Field(
+        False, description="ector all exits with 4 when a view has a signal its previous run did not have"
+    )
 
 
 class ReportSettings(_Section):
@@ -254,6 +271,7 @@ class Settings(BaseSettings):
     consolidation: ConsolidationSettings = Field(default_factory=ConsolidationSettings)
     analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @classmethod

@@ -26,21 +26,21 @@ _MAPPING_EXAMPLE = """\
 
 def settings_template() -> str:
     """The text of a commented ector.yaml holding every setting at its default."""
-    defaults = Settings.model_construct()
-    lines = [_HEADER]
-    for name, field in Settings.model_fields.items():
-        value = getattr(defaults, name)
+    return "\n".join([_HEADER, *_template_lines(Settings.model_construct(), "")]) + "\n"
+
+
+def _template_lines(section: BaseModel, indent: str) -> list[str]:
+    """The lines of one section, its subsections (analysis.cusum) nested under their key."""
+    lines = []
+    for name, field in type(section).model_fields.items():
+        key, value = field.alias or name, getattr(section, name)
         if isinstance(value, BaseModel):
-            lines.append(f"{field.alias or name}:")
-            for sub_name, sub_field in type(value).model_fields.items():
-                key = sub_field.alias or sub_name
-                if key == "tables":
-                    lines.append(_MAPPING_EXAMPLE.rstrip("\n"))
-                    continue
-                lines.append(_line(f"  {key}", getattr(value, sub_name), sub_field.description))
+            lines += [f"{indent}{key}:", *_template_lines(value, indent + "  ")]
+        elif key == "tables" and indent:
+            lines.append(_MAPPING_EXAMPLE.rstrip("\n"))
         else:
-            lines.append(_line(field.alias or name, value, field.description))
-    return "\n".join(lines) + "\n"
+            lines.append(_line(f"{indent}{key}", value, field.description))
+    return lines
 
 
 def _line(key: str, value: Any, description: str | None) -> str:
@@ -55,17 +55,22 @@ def _line(key: str, value: Any, description: str | None) -> str:
 
 def settings_reference() -> str:
     """A Markdown table of every setting: key, default, environment variable, meaning."""
-    defaults = Settings.model_construct()
     rows = ["| key | default | environment | meaning |", "|---|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        value = getattr(defaults, name)
+    return "\n".join([*rows, *_reference_rows(Settings.model_construct(), "")]) + "\n"
+
+
+def _reference_rows(section: BaseModel, prefix: str) -> list[str]:
+    """The rows of one section, its subsections' keys dotted (analysis.cusum.h)."""
+    rows = []
+    for name, field in type(section).model_fields.items():
+        value = getattr(section, name)
+        # Top-level keys by name (the environment names them so); nested ones by alias (source.schema).
+        key = f"{prefix}{field.alias or name}" if prefix else name
         if isinstance(value, BaseModel):
-            for sub_name, sub_field in type(value).model_fields.items():
-                key = sub_field.alias or sub_name
-                rows.append(_row(f"{name}.{key}", getattr(value, sub_name), sub_field.description))
+            rows += _reference_rows(value, f"{key}.")
         else:
-            rows.append(_row(name, value, field.description))
-    return "\n".join(rows) + "\n"
+            rows.append(_row(key, value, field.description))
+    return rows
 
 
 def _row(key: str, value: Any, description: str | None) -> str:

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ector.stats.cusum import cusum_path, risk_adjusted_cusum, steiner_weight, vlad
+from ector.stats.cusum import chart_with_restarts, cusum_path, risk_adjusted_cusum, steiner_weight, vlad
 
 
 def _recursive_cusum(weights: list[float]) -> list[float]:
@@ -90,3 +90,46 @@ def test_vlad_is_the_running_sum_of_expected_minus_observed_per_unit() -> None:
     result = vlad(cases, unit="unit", order="t", risk="p", outcome="y").sort("unit", "t")
     # a: 0.3 - 1, then + 0.05, then + 0.1; b: 0.2 - 1, then + 0.4.
     assert result["vlad"].to_list() == pytest.approx([-0.7, -0.65, -0.55, -0.8, -0.4])
+
+
+def _restarting_chart(weights: list[float], h: float) -> tuple[list[float], list[bool]]:
+    # The deciding chart as the recursion: a signal where X_t > h, and X starts again from 0 after it.
+    chart, signals, x = [], [], 0.0
+    for w in weights:
+        x = max(0.0, x + w)
+        chart.append(x)
+        signals.append(x > h)
+        if x > h:
+            x = 0.0
+    return chart, signals
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    series=st.lists(
+        st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=0, max_size=60), min_size=1, max_size=5
+    ),
+    h=st.floats(0.1, 4.0),
+)
+def test_chart_with_restarts_equals_the_recursion_series_by_series(series: list[list[float]], h: float) -> None:
+    frame = pl.DataFrame(
+        {
+            "run": np.repeat(np.arange(len(series), dtype=np.uint32), [len(s) for s in series]),
+            "w": [w for s in series for w in s],
+        },
+        schema={"run": pl.UInt32, "w": pl.Float64},
+    )
+    expected = [_restarting_chart(s, h) for s in series]
+    # The closed form sums in another order than the recursion: a value within rounding of h may fall either side.
+    assume(all(abs(x - h) > 1e-9 for path, _ in expected for x in path))
+    chart, signal = chart_with_restarts(frame, by="run", weight="w", limit=h)
+    assert chart.to_list() == pytest.approx([x for path, _ in expected for x in path], abs=1e-9)
+    assert signal.to_list() == [s for _, signals in expected for s in signals]
+
+
+def test_a_chart_that_keeps_crossing_signals_at_every_crossing() -> None:
+    # +1 a case against h = 2.5: X = 1, 2, 3 (signal), then 1, 2, 3 (signal) ... a signal every third case.
+    frame = pl.DataFrame({"run": pl.Series([0] * 12, dtype=pl.UInt32), "w": [1.0] * 12})
+    chart, signal = chart_with_restarts(frame, by="run", weight="w", limit=2.5)
+    assert chart.to_list() == [1.0, 2.0, 3.0] * 4
+    assert signal.to_list() == [False, False, True] * 4

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from ector.settings import AnalysisSettings
+from ector.settings import AnalysisSettings, CusumSettings
 from ector.workflows import load, monitoring, site_view, surgeon_view
 from ector.workflows.plan import Frame
 from tests.workflows.marts import make_mart, tiny_mart
@@ -49,20 +49,26 @@ def test_planted_robotic_learning_curves_decrease_for_every_surgeon() -> None:
     assert (slopes["late"] < slopes["early"]).all()
 
 
-def _steiner_reference(risk: list[float], outcome: list[int], ra: float = 2.0) -> tuple[list[float], list[float]]:
-    # methods.md: W_t = ln[(1 - p + R0·p)·R_A^y / ((1 - p + R_A·p)·R0^y)], X_t = max(0, X_{t-1} + W_t), R0 = 1.
-    x, path, vlad, total = 0.0, [], [], 0.0
+def _steiner_reference(
+    risk: list[float], outcome: list[int], ra: float, h: float
+) -> tuple[list[float], list[bool], list[float]]:
+    # methods.md: W_t = ln[(1 - p + R0·p)·R_A^y / ((1 - p + R_A·p)·R0^y)], X_t = max(0, X_{t-1} + W_t), R0 = 1;
+    # a signal when X_t > h, after which the chart starts again from 0. Written as the recursion, case by case.
+    x, path, signals, vlad, total = 0.0, [], [], [], 0.0
     for p, y in zip(risk, outcome, strict=True):
         x = max(0.0, x + math.log((1 - p + p) * ra**y / (1 - p + ra * p)))
         total += p - y
         path.append(x)
+        signals.append(x > h)
         vlad.append(total)
-    return path, vlad
+        if x > h:
+            x = 0.0
+    return path, signals, vlad
 
 
-def test_cusum_and_vlad_follow_the_recursion_in_surgery_order() -> None:
-    risks = [0.1, 0.3, 0.05, 0.2, 0.5, 0.1, 0.02]
-    deaths = [False, True, True, False, True, False, False]
+def test_cusum_and_vlad_follow_the_recursion_in_surgery_order_with_restarts() -> None:
+    risks = [0.1, 0.3, 0.05, 0.2, 0.5, 0.1, 0.02, 0.4, 0.4, 0.3, 0.3, 0.3]
+    deaths = [False, True, True, False, True, False, False, True, True, False, False, False]
     rows = [
         {
             # Two cases share a start: case_id breaks the tie. Rows arrive reversed.
@@ -73,12 +79,21 @@ def test_cusum_and_vlad_follow_the_recursion_in_surgery_order() -> None:
         for i, (p, d) in enumerate(zip(risks, deaths, strict=True))
     ]
     mart = tiny_mart(rows).reverse()
-    cusum = surgeon_view(mart.lazy(), AnalysisSettings())["cusum"].lazy().collect().filter(outcome="mortality_30d")
-    assert cusum["seq"].to_list() == list(range(1, 8))
+    # h = 0.45: the upper chart crosses at the 3rd and the 8th case, the lower one at the end of the quiet run.
+    analysis = AnalysisSettings(cusum=CusumSettings(h=0.45))
+    cusum = surgeon_view(mart.lazy(), analysis)["cusum"].lazy().collect().filter(outcome="mortality_30d")
+    assert cusum["seq"].to_list() == list(range(1, 13))
     assert cusum["risk"].to_list() == risks
-    path, vlad = _steiner_reference(risks, [int(d) for d in deaths])
-    assert cusum["cusum"].to_list() == pytest.approx(path)
+    upper, upper_signals, vlad = _steiner_reference(risks, [int(d) for d in deaths], 2.0, 0.45)
+    lower, lower_signals, _ = _steiner_reference(risks, [int(d) for d in deaths], 0.5, 0.45)
+    assert [i + 1 for i, s in enumerate(upper_signals) if s] == [3, 8]  # restarts are exercised
+    assert [i + 1 for i, s in enumerate(lower_signals) if s] == [12]
+    assert cusum["cusum_upper"].to_list() == pytest.approx(upper)
+    assert cusum["signal_upper"].to_list() == upper_signals
+    assert cusum["cusum_lower"].to_list() == pytest.approx([-x for x in lower])  # drawn below 0
+    assert cusum["signal_lower"].to_list() == lower_signals
     assert cusum["vlad"].to_list() == pytest.approx(vlad)
+    assert cusum["h_upper"].unique().to_list() == [0.45] and cusum["h_lower"].unique().to_list() == [0.45]
     assert cusum.columns == [
         "unit_id",
         "outcome",
@@ -87,7 +102,12 @@ def test_cusum_and_vlad_follow_the_recursion_in_surgery_order() -> None:
         "risk",
         "observed",
         "cusum_weight",
-        "cusum",
+        "cusum_upper",
+        "cusum_lower",
+        "h_upper",
+        "h_lower",
+        "signal_upper",
+        "signal_lower",
         "vlad",
     ]
 
@@ -107,7 +127,7 @@ def test_site_cusum_runs_per_site_for_both_monitored_outcomes() -> None:
     counts = cusum.group_by("unit_id", "outcome").len().sort("unit_id", "outcome")
     assert counts["len"].to_list() == [100] * 8
     assert set(counts["outcome"]) == {"mortality_30d", "complication_major"}
-    assert (cusum["cusum"] >= 0).all()
+    assert (cusum["cusum_upper"] >= 0).all() and (cusum["cusum_lower"] <= 0).all()
 
 
 @pytest.mark.parametrize("view", [surgeon_view, site_view])

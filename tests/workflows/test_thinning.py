@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ector.settings import AnalysisSettings
+from ector.settings import AnalysisSettings, CusumSettings
 from ector.stats.cusum import risk_adjusted_cusum, vlad
 from ector.stats.learning_curve import learning_curve
 from ector.workflows import site_view, surgeon_view
@@ -14,6 +14,8 @@ from ector.workflows.thinning import BINS, thin_series
 from tests.workflows.marts import make_mart
 
 ORDER = ["surgery_start", "case_id"]
+# A limit no chart reaches: the charts never restart, so they equal the closed form of the stats functions.
+NO_RESTART = AnalysisSettings(cusum=CusumSettings(h=1000))
 
 
 def _full_cusum(mart: pl.DataFrame, unit: str, outcome: str, risk: str) -> pl.DataFrame:
@@ -27,6 +29,7 @@ def _full_cusum(mart: pl.DataFrame, unit: str, outcome: str, risk: str) -> pl.Da
     ).filter(pl.col("risk").is_not_null() & pl.col("observed").is_not_null())
     series = risk_adjusted_cusum(cases, unit="unit_id", order=ORDER, risk="risk", outcome="observed")
     series = vlad(series, unit="unit_id", order=ORDER, risk="risk", outcome="observed")
+    series = series.rename({"cusum": "cusum_upper"})
     return series.with_columns(seq=pl.int_range(1, pl.len() + 1).over("unit_id", order_by=ORDER)).sort("unit_id", "seq")
 
 
@@ -38,40 +41,40 @@ def long_mart() -> pl.DataFrame:
 
 def test_thinned_site_cusum_keeps_exact_rows_final_values_and_extremes(long_mart: pl.DataFrame) -> None:
     full = _full_cusum(long_mart, "site_id", "complication_major", "expected_complication_major")
-    thinned = site_view(long_mart.lazy(), AnalysisSettings())["cusum"].lazy().collect()
+    thinned = site_view(long_mart.lazy(), NO_RESTART)["cusum"].lazy().collect()
     thinned = thinned.filter(outcome="complication_major")
     assert thinned.height < full.height
     for site, series in full.group_by("unit_id"):
         kept = thinned.filter(unit_id=site[0])
         n = series.height
-        # Bounded: at most 5 rows a bin (end, max and min of two columns) and the first row.
-        assert n > BINS and kept.height <= 5 * BINS + 1
+        # Bounded: at most 7 rows a bin (end, max and min of three columns) and the first row.
+        assert n > BINS and kept.height <= 7 * BINS + 1
         # Every kept row is the full series' row at that seq, values unchanged.
         joined = kept.join(series, on="seq", suffix="_full")
         assert joined.height == kept.height
-        for column in ("cusum", "vlad", "cusum_weight", "risk"):
+        for column in ("cusum_upper", "vlad", "cusum_weight", "risk"):
             assert joined[column].to_list() == joined[f"{column}_full"].to_list()
         # The final value and length are exact; the peak and trough of CUSUM and VLAD are kept.
         assert kept["seq"].max() == n
-        assert kept.row(-1, named=True)["cusum"] == series["cusum"][-1]
+        assert kept.row(-1, named=True)["cusum_upper"] == series["cusum_upper"][-1]
         assert kept.row(-1, named=True)["vlad"] == series["vlad"][-1]
-        for column in ("cusum", "vlad"):
+        for column in ("cusum_upper", "vlad"):
             assert kept[column].max() == series[column].max()
             assert kept[column].min() == series[column].min()
 
 
 def test_thinned_cusum_signals_every_alarm_within_one_bin(long_mart: pl.DataFrame) -> None:
     full = _full_cusum(long_mart, "site_id", "complication_major", "expected_complication_major")
-    thinned = site_view(long_mart.lazy(), AnalysisSettings())["cusum"].lazy().collect()
+    thinned = site_view(long_mart.lazy(), NO_RESTART)["cusum"].lazy().collect()
     thinned = thinned.filter(outcome="complication_major")
     for site, series in full.group_by("unit_id"):
         kept = thinned.filter(unit_id=site[0])
         width = -(-series.height // BINS)
-        peak = series["cusum"].max()
+        peak = series["cusum_upper"].max()
         assert peak > 1.0  # the planted surgeon makes the chart climb: the alarms below are real
         for threshold in np.linspace(0.5, peak, 7):
-            first = series.filter(pl.col("cusum") >= threshold)["seq"].min()
-            signalled = kept.filter(pl.col("cusum") >= threshold)["seq"].min()
+            first = series.filter(pl.col("cusum_upper") >= threshold)["seq"].min()
+            signalled = kept.filter(pl.col("cusum_upper") >= threshold)["seq"].min()
             # Never early (kept rows are real rows), never later than the end of the alarm's bin.
             assert first <= signalled < first + width
 
@@ -118,3 +121,20 @@ def test_short_series_are_kept_whole_and_bins_are_bounded() -> None:
     assert b["x"][-1] == frame.collect()["x"][-1]
     with pytest.raises(ValueError, match="at least 1 bin"):
         thin_series(frame, by=["unit"], watch=["x"], bins=0)
+
+
+def test_thinning_keeps_every_signal_of_a_restarting_chart(long_mart: pl.DataFrame) -> None:
+    full = _full_cusum(long_mart, "site_id", "complication_major", "expected_complication_major")
+    thinned = site_view(long_mart.lazy(), AnalysisSettings(cusum=CusumSettings(h=2.0)))["cusum"].lazy().collect()
+    thinned = thinned.filter(outcome="complication_major")
+    signals = 0
+    for site, series in full.group_by("unit_id"):
+        x, expected = 0.0, []
+        for seq, weight in series.select("seq", "cusum_weight").iter_rows():  # the recursion, restarting
+            x = max(0.0, x + weight)
+            if x > 2.0:
+                expected.append(seq)
+                x = 0.0
+        assert thinned.filter(unit_id=site[0]).filter("signal_upper")["seq"].to_list() == expected
+        signals += len(expected)
+    assert signals > 3  # the planted surgeon makes the site's chart signal again and again

@@ -21,6 +21,14 @@ def all_command(
     first: Annotated[str | None, typer.Option("--from", help="first stage to run (e.g. transform)")] = None,
     last: Annotated[str | None, typer.Option("--to", help="last stage to run (e.g. workflow)")] = None,
     force: FORCE = False,
+    fail_on_signal: Annotated[
+        bool | None,
+        typer.Option(
+            "--fail-on-signal/--no-fail-on-signal",
+            help="exit with 4 when a chart signals that did not in the previous run (sets alerts.fail_on_signal)",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run every stage in order, skipping those whose inputs and settings are unchanged.
 
@@ -30,7 +38,7 @@ def all_command(
     from ector.lock import workdir_lock
     from ector.runner import run_stage
 
-    settings = load(**{"source.uri": source})
+    settings = load(**{"source.uri": source, "alerts.fail_on_signal": fail_on_signal})
     stages = chain_slice(first, last)
     ran: list[tuple[str, str, float]] = []
     with workdir_lock(settings.workdir):
@@ -41,6 +49,34 @@ def all_command(
     _closing_summary(ran)
     if REPORT in stages:
         out.event(f"report: {settings.workdir / REPORT.name / 'index.html'}")
+    if settings.alerts.fail_on_signal:
+        _fail_on_new_signals(settings.workdir, [name for name, result, _ in ran if result == "ran"])
+
+
+def _fail_on_new_signals(workdir: Path, ran: list[str]) -> None:
+    """Raise NewSignalsError naming each unit and outcome with a signal new in this run of its view."""
+    import polars as pl
+
+    from ector.chain import stage
+    from ector.errors import NewSignalsError
+    from ector.workdir import WorkDir
+
+    work = WorkDir(workdir)
+    runs = work.read_manifest()["stages"]
+    named: list[str] = []
+    for name in ran:
+        path = work.output(stage(name).output("signals"))
+        if "signals" not in stage(name).outputs or not path.is_file():
+            continue
+        new = pl.read_parquet(path).filter(pl.col("first_seen_run") == runs.get(name, {}).get("run"))
+        kind = name.removeprefix("workflow/")
+        pairs = new.select("unit_id", "outcome").unique(maintain_order=True).iter_rows()
+        named += [f"{kind} {unit} {outcome}" for unit, outcome in pairs]
+    if named:
+        raise NewSignalsError(
+            f"new signals since the previous run: {'; '.join(named)}",
+            "see workflow/<view>/signals.parquet and the report's Signals section",
+        )
 
 
 def _closing_summary(ran: list[tuple[str, str, float]]) -> None:

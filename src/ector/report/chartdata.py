@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -208,23 +208,48 @@ def learning_data(
     return lines, bins
 
 
-def cusum_data(series: pl.DataFrame, labels: Mapping[str, str]) -> pl.DataFrame:
-    """Return CUSUM and VLAD paths per unit label and outcome, at most LINE_POINTS points each.
+class CusumData(NamedTuple):
+    """What the CUSUM and VLAD charts draw: paths per unit label and outcome, each outcome's limits, signals."""
 
-    Each bin keeps its highest CUSUM (so a signal is never smoothed away) and its last VLAD value.
+    paths: pl.DataFrame  # unit, outcome, seq, cusum_upper, cusum_lower, vlad
+    limits: pl.DataFrame  # outcome, h_upper, h_lower
+    signals: pl.DataFrame  # unit, outcome, chart (cusum_upper | cusum_lower), seq, value (the chart's), vlad
+
+
+def cusum_data(series: pl.DataFrame, labels: Mapping[str, str]) -> CusumData:
+    """Return CUSUM and VLAD paths per unit label and outcome, at most LINE_POINTS points each, with the
+    decision limits and the signals.
+
+    Each bin keeps its highest upper CUSUM and lowest lower CUSUM (so a peak is never smoothed away) and its
+    last VLAD value; the signals are drawn as points from the series' own rows, at their exact case.
     """
     keyed = series.with_columns(
         unit=pl.col("unit_id").replace_strict(dict(labels), default=None, return_dtype=pl.String),
         __n=pl.col("seq").max().over("unit_id", "outcome"),  # the series' length: long ones arrive thinned
     )
     width = (pl.col("__n") / LINE_POINTS).ceil().cast(pl.Int64).clip(1)
-    return (
+    paths = (
         keyed.with_columns(__bin=(pl.col("seq") - 1) // width)
         .group_by("unit", "outcome", "__bin")
-        .agg(seq=pl.col("seq").max(), cusum=pl.col("cusum").max(), vlad=pl.col("vlad").sort_by("seq").last())
+        .agg(
+            seq=pl.col("seq").max(),
+            cusum_upper=pl.col("cusum_upper").max(),
+            cusum_lower=pl.col("cusum_lower").min(),
+            vlad=pl.col("vlad").sort_by("seq").last(),
+        )
         .drop("__bin")
         .sort("unit", "outcome", "seq")
     )
+    limits = series.group_by("outcome").agg(pl.col("h_upper").first(), pl.col("h_lower").first()).sort("outcome")
+    signals = pl.concat(
+        [
+            keyed.filter(f"signal_{side}").select(
+                "unit", "outcome", chart=pl.lit(f"cusum_{side}"), seq="seq", value=f"cusum_{side}", vlad="vlad"
+            )
+            for side in ("upper", "lower")
+        ]
+    ).sort("unit", "outcome", "seq")
+    return CusumData(paths, limits, signals)
 
 
 def volume_order(summary: pl.DataFrame, labels: Mapping[str, str]) -> list[str]:

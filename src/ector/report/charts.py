@@ -13,7 +13,7 @@ import polars as pl
 from mizani.breaks import breaks_extended
 from plotnine import ggplot
 
-from ector.report.chartdata import ChartSpec, FunnelData
+from ector.report.chartdata import ChartSpec, CusumData, FunnelData
 from ector.report.formats import FLAG_LABELS, outcome_label
 
 # plotnine annotates some of its functions and not others (aes, theme, element_*): mypy --strict would reject
@@ -137,14 +137,41 @@ def learning_chart(lines: pl.DataFrame, bins: pl.DataFrame, *, title: str, capti
     return plot
 
 
-def monitoring_chart(paths: pl.DataFrame, column: str, *, title: str, y_label: str, caption: str) -> ggplot:
-    """Return CUSUM or VLAD paths (`column`), one panel per surgeon, one line per monitored outcome."""
+def cusum_chart(data: CusumData, *, title: str, caption: str) -> ggplot:
+    """Return the risk-adjusted CUSUMs, one panel per surgeon: per monitored outcome its upper chart above 0 and
+    its lower chart below, the decision limits h and -h dashed, and every signal a point on the chart."""
+    limits = data.limits.unpivot(index="outcome", on=["h_upper", "h_lower"], variable_name="side", value_name="h")
+    limits = limits.with_columns(h=pl.when(pl.col("side") == "h_lower").then(-pl.col("h")).otherwise("h"))
+    plot = _monitoring_base(data.paths, "cusum_upper", title=title, y_label="CUSUM", caption=caption)
+    plot += [
+        p9.geom_step(p9.aes(y="cusum_lower"), size=0.6),
+        p9.geom_hline(
+            p9.aes(yintercept="h", colour="outcome"), data=_pandas(_short(limits)), linetype="dashed", size=0.5
+        ),
+        *_signal_marks(data.signals, "value"),
+    ]
+    return plot
+
+
+def vlad_chart(data: CusumData, *, title: str, caption: str) -> ggplot:
+    """Return the VLAD paths, one panel per surgeon, with the CUSUMs' signals marked where they fell."""
+    plot = _monitoring_base(data.paths, "vlad", title=title, y_label="expected - observed", caption=caption)
+    plot += _signal_marks(data.signals, "vlad")
+    return plot
+
+
+def _signal_marks(signals: pl.DataFrame, column: str) -> list[Any]:
+    """The signals as open diamonds at their case on the `column` line; none when there is no signal."""
+    if signals.height == 0:
+        return []
+    return [p9.geom_point(p9.aes(y=column), data=_pandas(_short(signals)), shape="D", size=2.2, fill="white")]
+
+
+def _monitoring_base(paths: pl.DataFrame, column: str, *, title: str, y_label: str, caption: str) -> ggplot:
+    """The panels of per-case series: one per surgeon, one line per monitored outcome, the line at 0."""
     panels = max(1, paths["unit"].n_unique())
     rows = -(-panels // FACET_COLUMNS)
-    data = paths.with_columns(
-        outcome=pl.col("outcome").map_elements(lambda o: outcome_label(o, short=True), return_dtype=pl.String)
-    )
-    plot: ggplot = p9.ggplot(_pandas(data), p9.aes("seq", column, colour="outcome"))
+    plot: ggplot = p9.ggplot(_pandas(_short(paths)), p9.aes("seq", column, colour="outcome"))
     plot += [
         p9.geom_hline(yintercept=0, colour="#999999", size=0.4),
         p9.geom_step(size=0.6),
@@ -153,6 +180,12 @@ def monitoring_chart(paths: pl.DataFrame, column: str, *, title: str, y_label: s
         _theme(8.5, 1.2 + 2.3 * rows),
     ]
     return plot
+
+
+def _short(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its outcomes by their short labels, as the legend names them."""
+    names = {o: outcome_label(o, short=True) for o in frame["outcome"].unique().to_list()}
+    return frame.with_columns(outcome=pl.col("outcome").replace_strict(names, return_dtype=pl.String))
 
 
 def trend_chart(
@@ -216,7 +249,8 @@ def case_mix_chart(mix: pl.DataFrame, order: Sequence[str], *, title: str, capti
 BUILDERS: Final[dict[str, Callable[..., ggplot]]] = {
     "funnel": funnel_chart,
     "learning": learning_chart,
-    "monitoring": monitoring_chart,
+    "cusum": cusum_chart,
+    "vlad": vlad_chart,
     "trend": trend_chart,
     "case_mix": case_mix_chart,
 }

@@ -7,8 +7,8 @@ from typing import Final
 # view -> the per-unit tables the report shows (summary first: a view without it was not run).
 VIEW_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "patient": ("summary", "availability"),
-    "surgeon": ("summary", "funnel", "case_mix", "availability", "outcomes"),
-    "site": ("summary", "funnel", "case_mix", "volume_trend", "availability", "outcomes"),
+    "surgeon": ("summary", "funnel", "case_mix", "availability", "outcomes", "signals"),
+    "site": ("summary", "funnel", "case_mix", "volume_trend", "availability", "outcomes", "signals"),
 }
 VIEWS: Final = tuple(VIEW_TABLES)
 # Per-case series, read filtered to the charted units.

@@ -87,9 +87,11 @@ def build_sections(inputs: ReportInputs, disclosure: Disclosure, settings: Setti
     # Imported here: the builders and great-tables take 0.17 s to import, and the stage starts the figure
     # workers before this.
     from ector.report.sections import data_quality_section, methods_section, overview_section, patients_section
+    from ector.report.signals_section import signals_section
     from ector.report.unit_sections import sites_section, surgeons_section
 
     return [
+        signals_section(inputs, disclosure),
         overview_section(inputs, disclosure, settings),
         data_quality_section(inputs, disclosure),
         patients_section(inputs, disclosure),

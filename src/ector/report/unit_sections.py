@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+import polars as pl
+
 from ector.report.chartdata import (
     ChartSpec,
     case_mix_data,
@@ -26,6 +28,7 @@ from ector.report.prepare import labels_of, units_table
 from ector.report.sections import available_outcomes, not_run
 from ector.report.tables import units_gt
 from ector.settings import Settings
+from ector.workflows.signals import cusum_level
 
 MAX_MONITORED: Final = 6  # surgeons per monitoring chart; bounded so the report's time does not grow
 FUNNEL_MEASURES: Final = ("oe_ratio", "proportion")  # the first with data is drawn: risk-adjusted when possible
@@ -54,8 +57,7 @@ def sites_section(inputs: ReportInputs, disclosure: Disclosure, settings: Settin
         section.blocks.append(not_run("site"))
         return section
     summary = view.tables["summary"]
-    names = dict(zip(summary["unit_id"], summary["site_name"], strict=True)) if "site_name" in summary.columns else {}
-    labels = {u: (f"{names[u]} ({u})" if names.get(u) else u) for u in summary["unit_id"].to_list()}
+    labels = site_labels(summary)
     order = volume_order(summary, labels)
     trend = view.table("volume_trend")
     if trend is not None and trend.height:
@@ -204,46 +206,52 @@ def _monitoring(
             )
         )
         return blocks
-    paths = cusum_data(series, labels)
-    caption = "Steiner risk-adjusted CUSUM for a doubling of the odds (R_A = 2), per monitored outcome."
+    data = cusum_data(series, labels)
+    rule = cusum_level(settings.analysis)
+    caption = (
+        "Steiner risk-adjusted CUSUMs per monitored outcome: above 0 the chart for a doubling of the odds of the"
+        " event (R_A = 2), below 0 the chart for a halving (R_A = 0.5). Dashed: the decision limits h, chosen so"
+        f" that a surgeon performing as expected crosses one with probability {rule}; a diamond is a signal,"
+        " after which the chart restarts at 0. " + _limits_text(data.limits)
+    )
     blocks.append(
         FigureBlock(
             "surgeon-cusum",
             "Risk-adjusted CUSUM",
-            ChartSpec(
-                "monitoring",
-                {
-                    "paths": paths,
-                    "column": "cusum",
-                    "title": "Risk-adjusted CUSUM",
-                    "y_label": "CUSUM",
-                    "caption": caption,
-                },
-            ),
+            ChartSpec("cusum", {"data": data, "title": "Risk-adjusted CUSUM", "caption": caption}),
             caption,
             wide=True,
         )
     )
-    caption = "VLAD: running sum of expected minus observed events (above 0: fewer events than expected)."
+    caption = (
+        "VLAD: running sum of expected minus observed events (above 0: fewer events than expected);"
+        " diamonds: the CUSUM signals."
+    )
     blocks.append(
         FigureBlock(
             "surgeon-vlad",
             "VLAD",
-            ChartSpec(
-                "monitoring",
-                {
-                    "paths": paths,
-                    "column": "vlad",
-                    "title": "Variable life-adjusted display",
-                    "y_label": "expected - observed",
-                    "caption": caption,
-                },
-            ),
+            ChartSpec("vlad", {"data": data, "title": "Variable life-adjusted display", "caption": caption}),
             caption,
             wide=True,
         )
     )
     return blocks
+
+
+def site_labels(summary: pl.DataFrame) -> dict[str, str]:
+    """Return each site's label: its name with its id, or its id."""
+    names = dict(zip(summary["unit_id"], summary["site_name"], strict=True)) if "site_name" in summary.columns else {}
+    return {u: (f"{names[u]} ({u})" if names.get(u) else u) for u in summary["unit_id"].to_list()}
+
+
+def _limits_text(limits: pl.DataFrame) -> str:
+    """The value of h used per outcome, as written beside the chart."""
+    parts = [
+        f"{outcome_label(outcome, short=True)}: h = {upper:.2f} above, {lower:.2f} below"
+        for outcome, upper, lower in limits.select("outcome", "h_upper", "h_lower").iter_rows()
+    ]
+    return "; ".join(parts) + "."
 
 
 def _learning_blocks(

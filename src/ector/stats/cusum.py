@@ -11,6 +11,11 @@ Proof by induction, writing m_t = min(0, S_1, ..., S_t): X_0 = 0 = S_0 - m_0, an
 X_{t-1} = S_{t-1} - m_{t-1} then X_t = max(0, S_t - m_{t-1}) = S_t - min(S_t, m_{t-1}) = S_t - m_t.
 So X runs as cum_sum and cum_min inside `.over(unit, order_by=time)`, lazily and without a Python loop.
 Where the recursion resets to 0, S_t == m_t exactly, so the zeros stay exact zeros.
+
+A chart that decides signals when X_t > h and restarts at 0 after the signal (`chart_with_restarts`). The
+restart is not in the closed form, but the chart after a restart is the same closed form over the cases that
+follow it. So the chart is computed over every case, then over the cases after each series' first signal
+only, and so on: one pass per signal of the series that signals most, each over fewer cases.
 """
 
 from __future__ import annotations
@@ -47,6 +52,26 @@ def cusum_path(weight: pl.Expr) -> pl.Expr:
     """
     running = weight.cum_sum()
     return running - pl.min_horizontal(running.cum_min(), pl.lit(0.0))
+
+
+def chart_with_restarts(series: pl.DataFrame, *, by: str, weight: str, limit: float) -> tuple[pl.Series, pl.Series]:
+    """Return (X_t, signal) for `series` sorted by `by` and in time order within each series: X_t restarts at 0
+    after each signal, and `signal` is true at the cases where X_t > `limit`.
+
+    `weight` holds W_t, never null. The first pass is `cusum_path` over every case; each further pass covers,
+    per series, the cases after its latest signal (the closed form again, from 0), until no series signals.
+    """
+    chart = series.select(cusum_path(pl.col(weight)).over(by)).to_series().alias("chart")
+    signal = pl.Series("signal", [False] * series.height)
+    pending = series.select(by, weight).with_row_index("__row").with_columns(chart)
+    while pending.height:
+        over = pl.col("chart") > limit
+        seen = pending.with_columns(__crossed=over.cast(pl.UInt32).cum_sum().over(by))
+        signal.scatter(seen.filter(over & (pl.col("__crossed") == 1))["__row"], True)  # type: ignore[arg-type]
+        after = seen.filter((pl.col("__crossed") - over.cast(pl.UInt32)) > 0).drop("__crossed", "chart")
+        pending = after.with_columns(cusum_path(pl.col(weight)).over(by).alias("chart"))
+        chart.scatter(pending["__row"], pending["chart"])  # type: ignore[arg-type]
+    return chart, signal
 
 
 def vlad_path(risk: pl.Expr, outcome: pl.Expr) -> pl.Expr:

@@ -1,5 +1,10 @@
 """Monitoring over time: learning curves per surgeon and procedure family, risk-adjusted CUSUM and VLAD.
 
+The CUSUMs decide: per monitored outcome an upper chart (deterioration, R_A = 2) and a lower chart
+(improvement, R_A = 0.5), each with a decision limit h and restarting at 0 after a signal. h is the same for
+every unit: chosen from the risks of all units' monitored cases for the configured false-signal probability
+(`cusum_limits`, `stats.decision_limit`), or fixed in settings.
+
 Both are per-case series ordered by surgery_start then case_id (the mart's own order and a deterministic
 tie-break); the formulas are `stats.learning_curve` and `stats.cusum`. The mart is already in that order, so
 every window runs over the units in row order: no series is sorted, only the thinned result is. The series
@@ -12,12 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import product
-from typing import Final
+from typing import Final, NamedTuple
 
 import polars as pl
 
 from ector.materialise import Materialiser
-from ector.stats.cusum import risk_adjusted_cusum, vlad
+from ector.settings import CusumSettings
+from ector.stats.cusum import chart_with_restarts, steiner_weight, vlad
+from ector.stats.decision_limit import as_mix, decision_limit, risk_mix_plan
 from ector.stats.learning_curve import learning_curve
 from ector.workflows.mart import Availability
 from ector.workflows.order import sorted_by
@@ -28,6 +35,8 @@ MONITORED: Final[dict[str, str]] = {
     "mortality_30d": "expected_mortality_30d",
     "complication_major": "expected_complication_major",
 }
+UPPER_ODDS_RATIO: Final = 2.0  # the upper chart watches for a doubling of the odds of the event
+LOWER_ODDS_RATIO: Final = 0.5  # the lower chart for a halving
 WATCHED: Final = ("moving_median", "cusum")  # a learning curve's columns whose extremes thinning keeps
 # The mart columns the learning curves read besides the unit.
 LEARNING_CURVE_COLUMNS: Final = ("procedure_family", "case_id", "surgery_date", "approach", "operative_minutes")
@@ -39,7 +48,12 @@ CUSUM_COLUMNS: Final = (
     "risk",
     "observed",
     "cusum_weight",
-    "cusum",
+    "cusum_upper",
+    "cusum_lower",
+    "h_upper",
+    "h_lower",
+    "signal_upper",
+    "signal_lower",
     "vlad",
 )
 _CUSUM_SCHEMA: Final = {
@@ -50,9 +64,52 @@ _CUSUM_SCHEMA: Final = {
     "risk": pl.Float64,
     "observed": pl.Boolean,
     "cusum_weight": pl.Float64,
-    "cusum": pl.Float64,
+    "cusum_upper": pl.Float64,
+    "cusum_lower": pl.Float64,
+    "h_upper": pl.Float64,
+    "h_lower": pl.Float64,
+    "signal_upper": pl.Boolean,
+    "signal_lower": pl.Boolean,
     "vlad": pl.Float64,
 }
+
+
+class ChartLimits(NamedTuple):
+    """The decision limits h of one outcome's upper and lower CUSUM (both positive; the lower chart is drawn
+    below 0, so its limit is drawn at -lower)."""
+
+    upper: float
+    lower: float
+
+
+def monitored(availability: Availability) -> dict[str, str]:
+    """Return the monitored outcomes whose outcome and risk columns are available, with their risk column."""
+    return {outcome: risk for outcome, risk in MONITORED.items() if availability[outcome] and availability[risk]}
+
+
+def cusum_limits(
+    cases: pl.LazyFrame, availability: Availability, settings: CusumSettings, out: Materialiser
+) -> dict[str, ChartLimits]:
+    """Return the decision limits per monitored outcome with at least one case: `settings.h` when fixed, else
+    chosen from the risks of `cases` (every unit's: the whole mart) so that an in-control chart signals within
+    `settings.horizon_cases` cases with probability `settings.false_signal_probability`."""
+    outcomes = monitored(availability)
+    plans = [risk_mix_plan(cases.filter(pl.col(outcome).is_not_null()), risk) for outcome, risk in outcomes.items()]
+    limits = {}
+    for outcome, groups in zip(outcomes, out.collect_all(plans), strict=True):
+        if groups.height == 0:
+            continue
+        if settings.h is not None:
+            limits[outcome] = ChartLimits(settings.h, settings.h)
+            continue
+        mix = as_mix(groups)
+        limits[outcome] = ChartLimits(
+            *(
+                decision_limit(mix, odds_ratio, settings.false_signal_probability, settings.horizon_cases)
+                for odds_ratio in (UPPER_ODDS_RATIO, LOWER_ODDS_RATIO)
+            )
+        )
+    return limits
 
 
 def learning_curve_table(frame: pl.DataFrame, unit: str, out: Materialiser) -> pl.DataFrame:
@@ -85,23 +142,28 @@ def learning_curve_table(frame: pl.DataFrame, unit: str, out: Materialiser) -> p
     )
 
 
-def cusum_table(frame: pl.DataFrame, unit: str, availability: Availability, out: Materialiser) -> pl.DataFrame:
-    """Return Steiner CUSUM (R_A = 2) and VLAD series per unit for mortality and major complication, from the
-    cases of `frame` (in time order); in CUSUM_COLUMNS, sorted by unit_id, outcome, seq.
+def cusum_table(
+    frame: pl.DataFrame, unit: str, limits: dict[str, ChartLimits], out: Materialiser
+) -> pl.DataFrame:
+    """Return the risk-adjusted CUSUMs and VLAD per unit for mortality and major complication, from the cases of
+    `frame` (in time order); in CUSUM_COLUMNS, sorted by unit_id, outcome, seq.
 
-    Cases with an unknown outcome or risk are left out (seq counts the monitored cases). A series longer than
-    `thinning.BINS` cases keeps its first and last case and, per bin, its last case and those with the extreme
-    CUSUM and VLAD: the largest seq of a series is its length, its last row its final values. An outcome whose
-    column or risk is not available has no rows: the availability table says why.
+    cusum_upper is the Steiner chart for R_A = 2 (cusum_weight is its W_t), cusum_lower the chart for
+    R_A = 0.5 drawn below 0; each restarts at 0 after a signal (signal_upper: cusum_upper > h_upper;
+    signal_lower: cusum_lower < -h_lower). Cases with an unknown outcome or risk are left out (seq counts the
+    monitored cases). A series longer than `thinning.BINS` cases keeps its first and last case, every signal
+    and, per bin, its last case and those with the extreme values of each chart and the VLAD: the largest seq
+    of a series is its length, its last row its final values. An outcome not in `limits` (its column or risk
+    not available, or no case) has no rows: the availability table says why.
     """
-    monitored = {outcome: risk for outcome, risk in MONITORED.items() if availability[outcome] and availability[risk]}
-    if not monitored:
+    if not limits:
         return pl.DataFrame(schema=_CUSUM_SCHEMA)
-    columns = [c for pair in monitored.items() for c in pair]
+    outcomes = {outcome: MONITORED[outcome] for outcome in limits}
+    columns = [c for pair in outcomes.items() for c in pair]
     units = by_series(frame.select(pl.col(unit).alias("unit_id"), *columns), ["unit_id"])
     parts = []
-    # One outcome and slice of units after the other: each holds a dozen window columns over its cases.
-    for (outcome, risk), part in product(monitored.items(), in_slices(units)):
+    # One outcome and slice of units after the other: each holds a dozen columns over its cases.
+    for (outcome, risk), part in product(outcomes.items(), in_slices(units)):
         cases = part.lazy().select(
             "unit_id",
             CASE,
@@ -110,10 +172,25 @@ def cusum_table(frame: pl.DataFrame, unit: str, availability: Availability, out:
             pl.col(outcome).alias("observed"),
         )
         cases = with_runs(cases.filter(pl.col("risk").is_not_null() & pl.col("observed").is_not_null()), ["unit_id"])
-        series = risk_adjusted_cusum(cases, unit=RUN, order=None, risk="risk", outcome="observed")
-        series = vlad(series, unit=RUN, order=None, risk="risk", outcome="observed")
+        upper, lower = (steiner_weight(pl.col("risk"), pl.col("observed"), r) for r in (UPPER_ODDS_RATIO, LOWER_ODDS_RATIO))
+        weighted = out.collect(cases.with_columns(cusum_weight=upper, __lower=lower), held=True)
+        h = limits[outcome]
+        cusum_upper, signal_upper = chart_with_restarts(weighted, by=RUN, weight="cusum_weight", limit=h.upper)
+        cusum_lower, signal_lower = chart_with_restarts(weighted, by=RUN, weight="__lower", limit=h.lower)
+        series = weighted.drop("__lower").with_columns(
+            cusum_upper=cusum_upper,
+            cusum_lower=-cusum_lower,
+            h_upper=pl.lit(h.upper),
+            h_lower=pl.lit(h.lower),
+            signal_upper=signal_upper,
+            signal_lower=signal_lower,
+        )
+        series = vlad(series.lazy(), unit=RUN, order=None, risk="risk", outcome="observed")
         series = series.with_columns(seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(RUN))
-        parts.append(out.collect(thin_series(series, by=["unit_id"], watch=["cusum", "vlad"]), held=True))
+        thinned = thin_series(
+            series, by=["unit_id"], watch=["cusum_upper", "cusum_lower", "vlad"], keep=["signal_upper", "signal_lower"]
+        )
+        parts.append(out.collect(thinned, held=True))
     thinned = _with_case_columns(pl.concat(parts), frame, ["case_id", "surgery_date"])
     # Each outcome's rows are already by unit and seq: the outcomes are put in their place among them.
     return sorted_by(thinned.select(CUSUM_COLUMNS), ["unit_id", "outcome", "seq"])

@@ -13,6 +13,8 @@ from ector.stage import Input, Option, Stage
 from ector.transform.stage import STAGE as TRANSFORM
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from ector.runner import StageRun
 
 VIEWS: Final = ("patient", "surgeon", "site")
@@ -27,15 +29,15 @@ _HELP: Final = {
         "ector workflow surgeon -o - --format csv | column -s, -t",
         (
             "summary", "by_family", "by_period", "outcomes", "case_mix", "learning_curve", "cusum", "funnel",
-            "availability",
+            "signals", "availability",
         ),
     ),
     "site": (
         "Site view: the surgeon view's figures per site, volume trends and surgeons active per period.",
         "ector workflow site --by quarter",
         (
-            "summary", "by_family", "by_period", "outcomes", "case_mix", "cusum", "funnel", "volume_trend",
-            "surgeons_active", "availability",
+            "summary", "by_family", "by_period", "outcomes", "case_mix", "cusum", "funnel", "signals",
+            "volume_trend", "surgeons_active", "availability",
         ),
     ),
 }  # fmt: skip
@@ -60,9 +62,48 @@ def _body(view: str) -> Callable[[StageRun], None]:
         for column in missing:
             out.event(f"{column} not available: shown as such, not as zero", stage=run.name, level="warning")
         run.facts["not_available"] = missing
+        if "signals" in tables:
+            tables["signals"] = _dated_signals(run, tables["signals"].lazy().collect())
         run.sink({name: frame.lazy() for name, frame in sorted(tables.items())})
 
     return build
+
+
+def _dated_signals(run: StageRun, signals: pl.DataFrame) -> pl.DataFrame:
+    """Return the view's signals with first_seen_run, from the signals its previous run published; record this
+    run's number and its new signals, and announce each new one (one JSON event each with --log-format json)."""
+    import polars as pl
+
+    from ector.console import out
+    from ector.workflows.signals import new_signals, with_first_seen
+
+    number = run.workdir.read_manifest()["stages"].get(run.name, {}).get("run", 0) + 1
+    path = run.workdir.output(run.stage.output("signals"))
+    previous = None
+    if path.is_file():
+        try:
+            previous = pl.read_parquet(path)
+        except (OSError, pl.exceptions.PolarsError):
+            out.event("the previous run's signals do not read: every signal counts as new", stage=run.name, level="warning")
+    dated = with_first_seen(signals, previous, number)
+    new = new_signals(dated, number)
+    run.facts |= {"run": number, "signals": dated.height, "new_signals": new.height}
+    if out.log_format == "json":
+        for signal in new.drop("first_seen_run").rename({"level": "signal_level"}).iter_rows(named=True):
+            out.event("new signal", stage=run.name, level="warning", **signal)
+    elif new.height:
+        pairs = new.unique(["unit_id", "outcome"], maintain_order=True).head(MENTIONED)
+        named = ", ".join(f"{unit} {outcome}" for unit, outcome in pairs.select("unit_id", "outcome").iter_rows())
+        more = new.select("unit_id", "outcome").n_unique() - pairs.height
+        out.event(
+            f"{new.height} new signals: {named}" + (f" and {more} more" if more > 0 else ""),
+            stage=run.name,
+            level="warning",
+        )
+    return dated
+
+
+MENTIONED: Final = 5  # units and outcomes named in the text line of new signals
 
 
 # What a view holds in memory per case of the mart, measured by `nox -s bench` at 10M cases (peak RSS 2.31 to

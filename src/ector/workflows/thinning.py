@@ -6,9 +6,10 @@ thinned: each series is cut into at most `bins` consecutive bins of equal width,
 - the first or the last of its series (the final value is exact and always present),
 - the last row of its bin,
 - the row holding the largest or the smallest value of a watched column within its bin (the first such row
-  on ties), so peaks, signals and returns to zero are never smoothed away.
+  on ties), so peaks and returns to zero are never smoothed away,
+- a row where a `keep` column is true (a CUSUM's signals: every one is kept, however close together).
 A series of at most `bins` rows is kept whole. So a series keeps at most bins x (1 + 2 x watched columns) + 1
-rows, whatever its length. The thinning is a filter over sorted rows: the kept rows are the full series' rows,
+rows besides those `keep` names, whatever its length. The thinning is a filter over sorted rows: the kept rows are the full series' rows,
 values unchanged.
 """
 
@@ -22,11 +23,14 @@ import polars as pl
 BINS: Final = 250  # per series: a few hundred bins, a few thousand points per surgeon at most
 
 
-def thin_series(series: pl.LazyFrame, *, by: Sequence[str], watch: Sequence[str], bins: int = BINS) -> pl.LazyFrame:
+def thin_series(
+    series: pl.LazyFrame, *, by: Sequence[str], watch: Sequence[str], keep: Sequence[str] = (), bins: int = BINS
+) -> pl.LazyFrame:
     """Return the rows of `series` a chart needs, per series `by`, keeping the row order of `series`.
 
     `series` must be sorted by `by`, then within each series in the order of the chart's x axis: row positions
-    define the bins. `watch` names the columns whose extremes are kept per bin.
+    define the bins. `watch` names the columns whose extremes are kept per bin; `keep` boolean columns whose
+    true rows are always kept.
     """
     if bins < 1:
         raise ValueError(f"a series is thinned to at least 1 bin, got {bins}")
@@ -57,11 +61,12 @@ def thin_series(series: pl.LazyFrame, *, by: Sequence[str], watch: Sequence[str]
         for c in watch
         for pick in ("max", "min")
     ]
-    keep = pl.any_horizontal(
+    kept = pl.any_horizontal(
+        *(pl.col(c).fill_null(value=False) for c in keep),
         pl.col("__n") <= bins,
         pl.col("__i") == 0,
         pl.col("__i") == pl.col("__n") - 1,
         pl.col("__i") == pl.col("__i").max().over("__g"),
         *firsts,
     )
-    return framed.with_columns(**extremes).filter(keep).drop("__i", "__n", "__g", *extremes)
+    return framed.with_columns(**extremes).filter(kept).drop("__i", "__n", "__g", *extremes)

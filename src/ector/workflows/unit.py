@@ -20,7 +20,7 @@ from ector.workflows.case_mix import CHARACTERISTICS, case_mix_plan, case_mix_ta
 from ector.workflows.funnels import unit_funnels
 from ector.workflows.load import load_view, parts_by, probe_availability
 from ector.workflows.mart import OUTCOMES, Availability, availability_table, conform_mart, usable_strata
-from ector.workflows.monitoring import MONITORED, cusum_table
+from ector.workflows.monitoring import MONITORED, ChartLimits, cusum_limits, cusum_table
 from ector.workflows.order import as_text, sorted_by
 from ector.workflows.outcomes import (
     METRICS,
@@ -31,6 +31,7 @@ from ector.workflows.outcomes import (
     wide_outcomes,
 )
 from ector.workflows.plan import Frame
+from ector.workflows.signals import signal_table
 from ector.workflows.volume import SPREAD_MEASURES, volume_plan
 
 Unit = Literal["surgeon_id", "site_id"]
@@ -77,7 +78,7 @@ def unit_view(
     mart: pl.LazyFrame, unit: Unit, analysis: AnalysisSettings, out: Materialiser | None = None
 ) -> dict[str, Frame]:
     """Return the tables every unit view has: summary, by_family, by_period, outcomes, case_mix, cusum, funnel,
-    availability (see `unit_tables`)."""
+    signals, availability (see `unit_tables`)."""
     return as_text_tables(unit_tables(mart, unit, analysis, out or InMemory())[0])
 
 
@@ -92,7 +93,7 @@ def unit_tables(
     part_cases: int | None = None,
 ) -> tuple[dict[str, Frame], Availability]:
     """Return the tables every unit view has (summary, by_family, by_period, outcomes, case_mix, cusum, funnel,
-    availability), with those `more` builds from the projection, and the mart's availability. Units, families and
+    signals, availability), with those `more` builds from the projection, and the mart's availability. Units, families and
     periods are Enums in the per-unit tables (`order.as_keys`): the view's own function turns its tables to text.
 
     summary/by_family/by_period: one row per unit (and family or period) with volume, median and IQR of
@@ -101,8 +102,8 @@ def unit_tables(
     to load for `more`, which returns tables of whole units from (a part of) the projection.
 
     A mart of more than `part_cases` cases (default `load.PART_CASES`) is loaded a part at a time, each part
-    whole units: the availability and the stratum rates are the whole mart's, and what each part gives is added
-    up, so every table is the same.
+    whole units: the availability, the stratum rates and the CUSUMs' decision limits are the whole mart's, and
+    what each part gives is added up, so every table is the same.
     """
     keys = [unit, "procedure_family", "period", *analysis.risk_strata]
     columns = [*unit_columns(unit, analysis), *extra]
@@ -110,15 +111,17 @@ def unit_tables(
     if len(parts) == 1:
         frame, availability = load_view(mart, columns, analysis, out, keys=keys)
         strata = usable_strata(analysis, availability)
-        pieces = _pieces(frame, unit, availability, strata, out, None, more)
+        limits = cusum_limits(frame.lazy(), availability, analysis.cusum, out)
+        pieces = _pieces(frame, unit, availability, strata, limits, out, None, more)
     else:
         availability = probe_availability(mart, analysis, out)
         strata = usable_strata(analysis, availability)
         rates = stratum_rates(conform_mart(mart, analysis.period), availability, strata, out.collect)
+        limits = cusum_limits(mart, availability, analysis.cusum, out)
         collected = []
         for part in parts:  # one after the other: memory holds one part's projection
             frame, _ = load_view(mart.filter(part), columns, analysis, out, keys=keys)
-            pieces = _pieces(frame, unit, availability, strata, out, rates, more)
+            pieces = _pieces(frame, unit, availability, strata, limits, out, rates, more)
             collected.append({name: as_text(table) for name, table in pieces.items()})
             del frame
         pieces = _added_up(collected)
@@ -138,6 +141,7 @@ def unit_tables(
     tables["outcomes"] = _sort_outcomes(pl.concat(long_parts, how="diagonal"))
     tables["case_mix"] = case_mix_table(mix, availability)
     tables["availability"] = availability_table(availability, analysis, strata)
+    tables["signals"] = signal_table(as_text(pieces["cusum"]), as_text(wide["funnel"]), analysis)
     return tables | pieces, availability
 
 
@@ -151,6 +155,7 @@ def _pieces(
     unit: Unit,
     availability: Availability,
     strata: Sequence[str],
+    limits: dict[str, ChartLimits],
     out: Materialiser,
     rates: pl.DataFrame | None,
     more: More | None,
@@ -170,7 +175,7 @@ def _pieces(
     ]
     cells, mix, *volumes = out.collect_all(plans)
     pieces = {"__cells": cells, "__mix": mix} | {f"__volume_{s}": v for s, v in zip(SCOPES, volumes, strict=True)}
-    pieces["cusum"] = cusum_table(frame, unit, availability, out)
+    pieces["cusum"] = cusum_table(frame, unit, limits, out)
     return pieces | (more(frame) if more is not None else {})
 
 
