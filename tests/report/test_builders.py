@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from great_tables import GT, loc, style
 
-from ector.report.chartdata import funnel_curves, monitored_units
+from ector.report.chartdata import cusum_data, funnel_curves, monitored_units
 from ector.report.disclosure import Disclosure, suppress_counts
 from ector.report.formats import (
     FLAG_COLOURS,
@@ -199,3 +199,32 @@ def test_only_oe_cells_are_coloured_so_no_crude_rate_is_compared_across_case_mix
     body = html[html.index("<tbody") : html.index("</tbody>")]
     assert body.count('style="background-color') == 1  # the gynaecologist's O/E, and nothing in a rate column
     assert "Crude rates are not coloured" in html
+
+
+def test_cusum_chart_data_carries_the_limits_and_every_signal_at_its_case() -> None:
+    # A 600-case series thinned to fewer points: the signals are drawn from their own rows, not from the bins.
+    n = 600
+    seq = list(range(1, n + 1))
+    upper = [float(i % 100) / 20 for i in range(n)]  # climbs to 4.95, restarts: crosses h = 4.9 every 100 cases
+    series = pl.DataFrame(
+        {
+            "unit_id": ["S1"] * n,
+            "outcome": ["mortality_30d"] * n,
+            "seq": seq,
+            "cusum_upper": upper,
+            "cusum_lower": [-0.1] * n,
+            "h_upper": [4.9] * n,
+            "h_lower": [3.0] * n,
+            "signal_upper": [u > 4.9 for u in upper],
+            "signal_lower": [False] * n,
+            "vlad": [0.5] * n,
+        }
+    )
+
+    data = cusum_data(series, {"S1": "Dr One"})
+
+    assert data.paths.height < n
+    assert data.limits.rows() == [("mortality_30d", 4.9, 3.0)]
+    assert data.signals["seq"].to_list() == [100, 200, 300, 400, 500, 600]
+    assert (data.signals["value"] > 4.9).all() and data.signals["unit"].unique().to_list() == ["Dr One"]
+    assert data.paths["cusum_upper"].max() == pytest.approx(4.95)

@@ -224,3 +224,22 @@ def test_a_report_into_a_folder_of_other_files_is_refused_and_the_files_are_kept
 
     assert error.value.exit_code == EXIT_USAGE
     assert _files(tmp_path / "mine") == {"notes.txt": b"my notes"}
+
+
+def test_the_report_opens_on_the_signals_with_the_planted_surgeons_cusum_signal(
+    internal_report: Path, views_workdir: Path
+) -> None:
+    import polars as pl
+
+    page = (internal_report / "index.html").read_text(encoding="utf-8")
+    table = (internal_report / "tables" / "signals.html").read_text(encoding="utf-8")
+    signals = pl.read_parquet(views_workdir / "workflow" / "surgeon" / "signals.parquet")
+    planted = signals.filter(unit_id=PLANTED, chart="cusum_upper", outcome="complication_major")
+
+    assert page.index('id="signals"') < page.index('id="overview"') < page.index('id="surgeons"')
+    assert planted.height >= 1
+    rows = [row for row in table.split("<tr>") if PLANTED in row and "CUSUM, deterioration" in row]
+    assert len(rows) == planted.height
+    # The case and date of each signal, as written in signals.parquet; all new on a first run.
+    for case, day in planted.select("case_seq", "surgery_date").iter_rows():
+        assert any(f">{case}<" in row and f">{day}<" in row and ">yes<" in row for row in rows)

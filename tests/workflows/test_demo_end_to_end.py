@@ -98,3 +98,52 @@ def test_demo_clean_surgeons_alarm_at_998_no_more_often_than_chance(tmp_path: Pa
         alarms += int(clean["flag"].is_in(ALARMS).sum())
     assert trials > 0
     assert alarms <= binom.ppf(1 - 1e-4, trials, 0.002)
+
+
+SEEDS = range(101, 121)  # 20 demo layers at the default size
+
+
+@pytest.mark.slow
+def test_on_20_demo_seeds_the_cusum_finds_the_planted_surgeon_and_clean_ones_rarely_signal(tmp_path: Path) -> None:
+    from ector.report.disclosure import Disclosure
+    from ector.report.prepare import units_table
+    from ector.report.tables import units_gt
+
+    analysis = AnalysisSettings()
+    found = charts = false_signals = 0
+    for seed in SEEDS:
+        mart, planted = _pipeline(tmp_path / str(seed), seed)
+        tables = surgeon_view(mart, analysis)
+        signals = tables["signals"].lazy().collect()
+        cusum = tables["cusum"].lazy().collect()
+        bad = planted["high_complication_surgeons"]
+        upper = signals.filter(chart="cusum_upper", outcome="complication_major")
+        found += set(bad) <= set(upper["unit_id"])
+        # Clean: every surgeon's major-complication charts but the planted one's (mortality is planted per site,
+        # and a surgeon's cases there carry it). A chart, upper or lower, counts once: a false signal is one within
+        # its first analysis.cusum.horizon_cases cases, where P(signal) is 1% by the choice of h (less for a
+        # surgeon with fewer cases).
+        clean = cusum.filter(pl.col("outcome") == "complication_major", ~pl.col("unit_id").is_in(bad))
+        charts += 2 * clean["unit_id"].n_unique()
+        clean_signals = signals.filter(
+            pl.col("outcome") == "complication_major",
+            pl.col("chart").is_in(["cusum_upper", "cusum_lower"]),
+            pl.col("case_seq") <= analysis.cusum.horizon_cases,
+            ~pl.col("unit_id").is_in(bad),
+        )
+        false_signals += clean_signals.select("unit_id", "chart").n_unique()
+        # Fair colours: only O/E cells are coloured, so no crude rate of a cardiothoracic surgeon is set against
+        # the other specialties'.
+        summary, funnel = tables["summary"].lazy().collect(), tables["funnel"].lazy().collect()
+        outcomes = funnel["outcome"].unique().sort().to_list()
+        labels = {u: u for u in summary["unit_id"].to_list()}
+        frame = units_table(summary, funnel, outcomes, labels, Disclosure("internal", 11))
+        bulk = units_gt(frame, outcomes, k=11, external=False, unit_noun="surgeon", attributes=["specialty"],
+                        table_id="s", title="Surgeons")  # fmt: skip
+        assert "cardiothoracic" in summary["specialty"].to_list()
+        coloured = [column for column, fill in bulk.fills.items() if fill.is_not_null().any()]
+        assert coloured and all(column.endswith("__oe") for column in coloured)
+    print(f"planted found in {found} of {len(SEEDS)}; {false_signals} false signals in {charts} clean charts")
+    assert found >= 18
+    # At most 1% of clean charts, plus three standard errors of a binomial share (Monte Carlo error).
+    assert false_signals <= charts * 0.01 + 3 * (charts * 0.01 * 0.99) ** 0.5, (false_signals, charts)

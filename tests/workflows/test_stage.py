@@ -20,11 +20,11 @@ TABLES = {
     "patient": {"summary", "per_patient", "availability"},
     "surgeon": {
         "summary", "by_family", "by_period", "outcomes", "case_mix", "learning_curve", "cusum", "funnel",
-        "availability",
+        "signals", "availability",
     },
     "site": {
-        "summary", "by_family", "by_period", "outcomes", "case_mix", "cusum", "funnel", "volume_trend",
-        "surgeons_active", "availability",
+        "summary", "by_family", "by_period", "outcomes", "case_mix", "cusum", "funnel", "signals",
+        "volume_trend", "surgeons_active", "availability",
     },
 }  # fmt: skip
 

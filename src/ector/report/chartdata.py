@@ -131,28 +131,44 @@ def funnel_curves(
 
 
 def monitored_units(
-    funnel: pl.DataFrame | None, highlight: Sequence[str], known: Sequence[str], limit: int
+    funnel: pl.DataFrame | None,
+    highlight: Sequence[str],
+    known: Sequence[str],
+    limit: int,
+    signals: pl.DataFrame | None = None,
 ) -> tuple[list[str], list[str], int]:
     """Return (units to chart, highlighted ids not found, flagged units left out by `limit`).
 
-    Highlighted surgeons come first and are always charted; then units with a high flag on any outcome,
-    most severe first (alarms, then alerts), then by id.
+    Highlighted surgeons come first and are always charted; then units with a high flag on any outcome or a
+    signal on an upper CUSUM, most severe first (funnel alarms, then CUSUM signals, then alerts), then by id.
     """
     present = set(known)
     chosen = [u for u in dict.fromkeys(highlight) if u in present]
     missing = [u for u in dict.fromkeys(highlight) if u not in present]
-    flagged: list[str] = []
+    counts = []
     if funnel is not None and funnel.height:
-        severity = (
+        counts.append(
             funnel.filter(pl.col("flag").is_in(HIGH_FLAGS))
             .group_by("unit_id")
             .agg(
-                alarms=(pl.col("flag") == "high_alarm").sum(),
-                alerts=(pl.col("flag") == "high_alert").sum(),
+                alarms=(pl.col("flag") == "high_alarm").sum().cast(pl.Int64),
+                alerts=(pl.col("flag") == "high_alert").sum().cast(pl.Int64),
             )
-            .sort(["alarms", "alerts", "unit_id"], descending=[True, True, False])
         )
-        flagged = [u for u in severity["unit_id"].to_list() if u not in chosen]
+    if signals is not None and signals.height:
+        counts.append(
+            signals.filter(pl.col("chart") == "cusum_upper")
+            .group_by("unit_id")
+            .agg(signals=pl.len().cast(pl.Int64))
+        )
+    flagged: list[str] = []
+    if counts:
+        joined = pl.concat(counts, how="diagonal")
+        measures = ("alarms", "signals", "alerts")
+        joined = joined.with_columns(pl.lit(0, dtype=pl.Int64).alias(c) for c in measures if c not in joined.columns)
+        severity = joined.group_by("unit_id").agg(pl.col(c).fill_null(0).sum() for c in measures)
+        ranked = severity.sort(["alarms", "signals", "alerts", "unit_id"], descending=[True, True, True, False])
+        flagged = [u for u in ranked["unit_id"].to_list() if u not in chosen and u in present]
     room = max(0, limit - len(chosen))
     return chosen + flagged[:room], missing, max(0, len(flagged) - room)
 

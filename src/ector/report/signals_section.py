@@ -1,8 +1,9 @@
 """The Signals section, first in the report: every chart that crossed its decision limit, the new ones first.
 
 A signal is new when it first appeared in the latest run of its view (`first_seen_run` against the run number
-the manifest records). An internal report lists each signal with its case and date; an external one counts
-the signals per unit, outcome and chart: a CUSUM signal falls on one patient's case.
+the manifest records). An internal report lists each signal with its case and date; an external one lists the
+units, outcomes and charts that signalled, with no case, date or count: a CUSUM signal falls on one patient's
+case.
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def signals_section(inputs: ReportInputs, disclosure: Disclosure) -> Section:
         )
     )
     if disclosure.external:
+        # One row per unit, outcome and chart, without cases, dates or a count: each stands for patients' cases.
         shown = (
-            signals.group_by("new", "view", "unit", "outcome", "chart")
-            .agg(pl.len().cast(pl.Int64).alias("signals"))
+            signals.group_by("view", "unit", "outcome", "chart")
+            .agg(pl.col("new").any())
+            .select("new", "view", "unit", "outcome", "chart")
             .sort(["new", "view", "unit", "outcome", "chart"], descending=[True, False, False, False, False])
         )
     else:

@@ -30,6 +30,7 @@ from ector.report.tables import units_gt
 from ector.settings import Settings
 from ector.workflows.signals import cusum_level
 
+CHART_NOTE: Final = "Dashed: the decision limits h. Diamonds: signals; the chart restarts at 0 after each."
 MAX_MONITORED: Final = 6  # surgeons per monitoring chart; bounded so the report's time does not grow
 FUNNEL_MEASURES: Final = ("oe_ratio", "proportion")  # the first with data is drawn: risk-adjusted when possible
 # Descriptive columns shown beside each unit (a site's name is already in its label).
@@ -162,7 +163,7 @@ def _monitoring(
 ) -> list[FigureBlock | NotAvailable | Prose]:
     blocks: list[FigureBlock | NotAvailable | Prose] = []
     units, missing, left_out = monitored_units(
-        view.table("funnel"), settings.report.highlight_surgeons, list(labels), MAX_MONITORED
+        view.table("funnel"), settings.report.highlight_surgeons, list(labels), MAX_MONITORED, view.table("signals")
     )
     if missing:
         blocks.append(
@@ -175,8 +176,8 @@ def _monitoring(
     if not units:
         blocks.append(
             Prose(
-                "No surgeon is above a funnel limit and none is listed in report.highlight_surgeons: "
-                "no monitoring charts."
+                "No surgeon is above a funnel limit or signals on a CUSUM, and none is listed in"
+                " report.highlight_surgeons: no monitoring charts."
             )
         )
         return blocks
@@ -218,7 +219,7 @@ def _monitoring(
         FigureBlock(
             "surgeon-cusum",
             "Risk-adjusted CUSUM",
-            ChartSpec("cusum", {"data": data, "title": "Risk-adjusted CUSUM", "caption": caption}),
+            ChartSpec("cusum", {"data": data, "title": "Risk-adjusted CUSUM", "caption": CHART_NOTE}),
             caption,
             wide=True,
         )

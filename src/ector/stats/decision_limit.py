@@ -156,5 +156,6 @@ def decision_limit(
             high, f_high = middle, f_middle
             f_low, side = (f_low / 2, side) if side == -1 else (f_low, -1)
         if abs(f_middle) < 1e-4:  # within 0.01% of the probability asked for
-            return middle
-    return high
+            high = middle
+            break
+    return round(math.ceil(round(high / TOLERANCE, 6)) * TOLERANCE, 4)
