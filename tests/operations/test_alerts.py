@@ -53,9 +53,10 @@ def test_new_bad_outcomes_exit_4_naming_the_surgeon_once_and_a_rerun_exits_0(
     new = signals.filter(pl.col("first_seen_run") == 2)
     assert new.filter(unit_id=surgeon, outcome="complication_major", chart="cusum_upper").height >= 1
     # What the first run signalled and the second still has keeps the run it was first seen in.
-    assert signals.filter(pl.col("unit_id") != surgeon)["first_seen_run"].to_list() == [1] * signals.filter(
-        pl.col("unit_id") != surgeon
-    ).height
+    assert (
+        signals.filter(pl.col("unit_id") != surgeon)["first_seen_run"].to_list()
+        == [1] * signals.filter(pl.col("unit_id") != surgeon).height
+    )
 
     settled = cli("all", "--source", str(gold), *TO_WORKFLOWS, "--fail-on-signal")
     assert settled.exit_code == 0, settled.output

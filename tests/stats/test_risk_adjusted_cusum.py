@@ -106,9 +106,7 @@ def _restarting_chart(weights: list[float], h: float) -> tuple[list[float], list
 
 @settings(max_examples=150, deadline=None)
 @given(
-    series=st.lists(
-        st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=0, max_size=60), min_size=1, max_size=5
-    ),
+    series=st.lists(st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=0, max_size=60), min_size=1, max_size=5),
     h=st.floats(0.1, 4.0),
 )
 def test_chart_with_restarts_equals_the_recursion_series_by_series(series: list[list[float]], h: float) -> None:

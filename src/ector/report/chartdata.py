@@ -157,9 +157,7 @@ def monitored_units(
         )
     if signals is not None and signals.height:
         counts.append(
-            signals.filter(pl.col("chart") == "cusum_upper")
-            .group_by("unit_id")
-            .agg(signals=pl.len().cast(pl.Int64))
+            signals.filter(pl.col("chart") == "cusum_upper").group_by("unit_id").agg(signals=pl.len().cast(pl.Int64))
         )
     flagged: list[str] = []
     if counts:

@@ -55,7 +55,9 @@ def signals_section(inputs: ReportInputs, disclosure: Disclosure) -> Section:
             .sort(["new", "view", "unit", "outcome", "chart"], descending=[True, False, False, False, False])
         )
     else:
-        shown = signals.select("new", "view", "unit", "outcome", "chart", "case", "date", "value", "limit", "first seen")
+        shown = signals.select(
+            "new", "view", "unit", "outcome", "chart", "case", "date", "value", "limit", "first seen"
+        )
     table = counts_gt(
         shown,
         k=disclosure.min_cell_size,

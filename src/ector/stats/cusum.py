@@ -67,10 +67,10 @@ def chart_with_restarts(series: pl.DataFrame, *, by: str, weight: str, limit: fl
     while pending.height:
         over = pl.col("chart") > limit
         seen = pending.with_columns(__crossed=over.cast(pl.UInt32).cum_sum().over(by))
-        signal.scatter(seen.filter(over & (pl.col("__crossed") == 1))["__row"], True)  # type: ignore[arg-type]
+        signal.scatter(seen.filter(over & (pl.col("__crossed") == 1))["__row"], True)
         after = seen.filter((pl.col("__crossed") - over.cast(pl.UInt32)) > 0).drop("__crossed", "chart")
         pending = after.with_columns(cusum_path(pl.col(weight)).over(by).alias("chart"))
-        chart.scatter(pending["__row"], pending["chart"])  # type: ignore[arg-type]
+        chart.scatter(pending["__row"], pending["chart"])
     return chart, signal
 
 

@@ -142,9 +142,7 @@ def learning_curve_table(frame: pl.DataFrame, unit: str, out: Materialiser) -> p
     )
 
 
-def cusum_table(
-    frame: pl.DataFrame, unit: str, limits: dict[str, ChartLimits], out: Materialiser
-) -> pl.DataFrame:
+def cusum_table(frame: pl.DataFrame, unit: str, limits: dict[str, ChartLimits], out: Materialiser) -> pl.DataFrame:
     """Return the risk-adjusted CUSUMs and VLAD per unit for mortality and major complication, from the cases of
     `frame` (in time order); in CUSUM_COLUMNS, sorted by unit_id, outcome, seq.
 
@@ -172,12 +170,14 @@ def cusum_table(
             pl.col(outcome).alias("observed"),
         )
         cases = with_runs(cases.filter(pl.col("risk").is_not_null() & pl.col("observed").is_not_null()), ["unit_id"])
-        upper, lower = (steiner_weight(pl.col("risk"), pl.col("observed"), r) for r in (UPPER_ODDS_RATIO, LOWER_ODDS_RATIO))
+        upper, lower = (
+            steiner_weight(pl.col("risk"), pl.col("observed"), r) for r in (UPPER_ODDS_RATIO, LOWER_ODDS_RATIO)
+        )
         weighted = out.collect(cases.with_columns(cusum_weight=upper, __lower=lower), held=True)
         h = limits[outcome]
         cusum_upper, signal_upper = chart_with_restarts(weighted, by=RUN, weight="cusum_weight", limit=h.upper)
         cusum_lower, signal_lower = chart_with_restarts(weighted, by=RUN, weight="__lower", limit=h.lower)
-        series = weighted.drop("__lower").with_columns(
+        charts = weighted.drop("__lower").with_columns(
             cusum_upper=cusum_upper,
             cusum_lower=-cusum_lower,
             h_upper=pl.lit(h.upper),
@@ -185,12 +185,12 @@ def cusum_table(
             signal_upper=signal_upper,
             signal_lower=signal_lower,
         )
-        series = vlad(series.lazy(), unit=RUN, order=None, risk="risk", outcome="observed")
+        series = vlad(charts.lazy(), unit=RUN, order=None, risk="risk", outcome="observed")
         series = series.with_columns(seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(RUN))
-        thinned = thin_series(
+        kept = thin_series(
             series, by=["unit_id"], watch=["cusum_upper", "cusum_lower", "vlad"], keep=["signal_upper", "signal_lower"]
         )
-        parts.append(out.collect(thinned, held=True))
+        parts.append(out.collect(kept, held=True))
     thinned = _with_case_columns(pl.concat(parts), frame, ["case_id", "surgery_date"])
     # Each outcome's rows are already by unit and seq: the outcomes are put in their place among them.
     return sorted_by(thinned.select(CUSUM_COLUMNS), ["unit_id", "outcome", "seq"])

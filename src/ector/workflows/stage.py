@@ -84,7 +84,9 @@ def _dated_signals(run: StageRun, signals: pl.DataFrame) -> pl.DataFrame:
         try:
             previous = pl.read_parquet(path)
         except (OSError, pl.exceptions.PolarsError):
-            out.event("the previous run's signals do not read: every signal counts as new", stage=run.name, level="warning")
+            out.event(
+                "the previous run's signals do not read: every signal counts as new", stage=run.name, level="warning"
+            )
     dated = with_first_seen(signals, previous, number)
     new = new_signals(dated, number)
     run.facts |= {"run": number, "signals": dated.height, "new_signals": new.height}

@@ -9,8 +9,8 @@ thinned: each series is cut into at most `bins` consecutive bins of equal width,
   on ties), so peaks and returns to zero are never smoothed away,
 - a row where a `keep` column is true (a CUSUM's signals: every one is kept, however close together).
 A series of at most `bins` rows is kept whole. So a series keeps at most bins x (1 + 2 x watched columns) + 1
-rows besides those `keep` names, whatever its length. The thinning is a filter over sorted rows: the kept rows are the full series' rows,
-values unchanged.
+rows besides those `keep` names, whatever its length. The thinning is a filter over sorted rows: the kept rows
+are the full series' rows, values unchanged.
 """
 
 from __future__ import annotations

@@ -93,8 +93,9 @@ def unit_tables(
     part_cases: int | None = None,
 ) -> tuple[dict[str, Frame], Availability]:
     """Return the tables every unit view has (summary, by_family, by_period, outcomes, case_mix, cusum, funnel,
-    signals, availability), with those `more` builds from the projection, and the mart's availability. Units, families and
-    periods are Enums in the per-unit tables (`order.as_keys`): the view's own function turns its tables to text.
+    signals, availability), with those `more` builds from the projection, and the mart's availability. Units,
+    families and periods are Enums in the per-unit tables (`order.as_keys`): the view's own function turns its
+    tables to text.
 
     summary/by_family/by_period: one row per unit (and family or period) with volume, median and IQR of
     operative minutes and LOS, and `<outcome>_<metric>` for every outcome. outcomes: the same metrics in long
