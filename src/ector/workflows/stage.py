@@ -88,6 +88,8 @@ def _dated_signals(run: StageRun, signals: pl.DataFrame) -> pl.DataFrame:
                 "the previous run's signals do not read: every signal counts as new", stage=run.name, level="warning"
             )
     dated = with_first_seen(signals, previous, number)
+    if run.adhoc is not None:  # `-o`: nothing is published, so this is no run of the view to count or announce
+        return dated
     new = new_signals(dated, number)
     run.facts |= {"run": number, "signals": dated.height, "new_signals": new.height}
     if out.log_format == "json":
