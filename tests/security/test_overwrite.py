@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import threading
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from ector.workdir import WORKDIR_MARK
 from tests.security.outputs import ector
 
 
@@ -90,3 +92,16 @@ def test_init_into_a_file_is_a_usage_error(cli, tmp_path: Path) -> None:
     result = cli("init", "notes")
     assert result.exit_code == 2 and "notes is a file, not a folder" in result.stderr, result.output
     assert (tmp_path / "notes").read_text(encoding="utf-8") == "mine"
+
+
+def test_a_work_directory_of_an_earlier_ector_without_the_mark_keeps_working(
+    workdir: Path, cli, tmp_path: Path
+) -> None:
+    earlier = Path(shutil.copytree(workdir, tmp_path / "earlier"))
+    (earlier / WORKDIR_MARK).unlink()  # as a version before the mark left it
+
+    result = cli("-w", str(earlier), "workflow", "surgeon")
+
+    assert result.exit_code == 0, result.output
+    assert (earlier / "workflow" / "surgeon" / "summary.parquet").is_file()
+    assert (earlier / WORKDIR_MARK).is_file()
