@@ -119,10 +119,23 @@ def _output_file(target: Path, *, force: bool) -> Path:
 
     if target.is_dir():
         raise ConfigError(f"-o {target} is a folder", "name a file to write, or - for stdout")
-    if target.exists() and not target.is_file():  # a device or a pipe (/dev/null): written into, not replaced
+    if _is_stream(target):  # /dev/null, /dev/stdout, a named pipe: written into, never replaced
         return target
+    if target.exists() and not target.is_file():
+        raise ConfigError(f"-o {target} is not a regular file", "name a file to write, or - for stdout")
     check_replaceable(target, "-o", force=force, ours=None)
     return target
+
+
+def _is_stream(target: Path) -> bool:
+    """Whether `target` is a character device or a named pipe: something to write into, not a file to replace."""
+    import stat
+
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 def _emit(frame: pl.DataFrame, target: Path | None, stream_format: StreamFormat) -> None:
@@ -136,7 +149,7 @@ def _emit(frame: pl.DataFrame, target: Path | None, stream_format: StreamFormat)
     if target is None:
         write_stream(frame, stream_format, sys.stdout.buffer)
         return
-    if target.exists() and not target.is_file():
+    if _is_stream(target):
         with target.open("wb") as stream:
             write_stream(frame, stream_format, stream)
         return

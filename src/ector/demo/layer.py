@@ -58,6 +58,8 @@ def write_demo(
         raise ConfigError(f"--cases must be at least {model.MIN_CASES}, got {cases}")
     as_folder = str(out).endswith(("/", os.sep)) or Path(out).is_dir()
     path = Path(out)
+    if path.exists() and not (path.is_file() or path.is_dir()):  # /dev/null: never replaced, even with --force
+        raise ConfigError(f"--out {path} is not a file or a folder", "name a SQLite file, or a folder ending in /")
     if not force:
         _check_not_users(path, as_folder)
     world = build_world(cases, seed, run_date or model.DEFAULT_RUN_DATE)
