@@ -156,3 +156,15 @@ def test_a_work_directory_that_is_a_file_is_named_as_such(cli, tmp_path: Path) -
     for command in (["status"], ["consolidate"]):
         _one_usage_line(cli(*command), "ector-work is a file, not a folder")
     assert (tmp_path / "ector-work").read_text() == "not a folder"
+
+
+def test_a_list_or_mapping_setting_from_the_environment_that_is_not_json_is_named(cli, monkeypatch) -> None:
+    # Found by tests/security/test_fuzz.py: pydantic-settings' own error named only the section ("source").
+    monkeypatch.setenv("ECTOR_SOURCE__TABLES", " ")
+    _one_usage_line(cli("config"), "ECTOR_SOURCE__TABLES is not valid JSON")
+    monkeypatch.delenv("ECTOR_SOURCE__TABLES")
+    monkeypatch.setenv("ECTOR_ANALYSIS__FUNNEL_LIMITS", "0.95, 0.998")
+    _one_usage_line(cli("status"), "ECTOR_ANALYSIS__FUNNEL_LIMITS is not valid JSON")
+    monkeypatch.setenv("ECTOR_ANALYSIS__FUNNEL_LIMITS", "[0.9, 0.99]")  # as JSON it is read
+    result = cli("config")
+    assert result.exit_code == 0 and yaml.safe_load(result.stdout)["analysis"]["funnel_limits"] == [0.9, 0.99]

@@ -11,6 +11,7 @@ import errno
 import os
 import re
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,27 +74,58 @@ def write_failure(exc: BaseException) -> str | None:
 
 
 OWN_FOLDER_MARK = ".ector"  # in a folder Ector writes whole (the report): what marks it as Ector's own
+FORCE_HINT = "choose a new path, or add --force to replace it"
 
 
-def check_own_folder(target: Path) -> None:
-    """Raise ConfigError when `target` holds files and is not a folder Ector wrote: replacing it would delete them.
+def refuse_replacing(target: Path, why: str, option: str | None = None) -> ConfigError:
+    """The error (exit 2) for a target outside the work directory that Ector did not write: one line naming the
+    option, the target and --force, for every command that writes there (demo, init, report --out, -o)."""
+    named = f"{option} {target}" if option else str(target)
+    return ConfigError(f"{named} {why}: add --force to replace it", "or choose a new path")
 
-    A folder is Ector's own when it holds OWN_FOLDER_MARK, or is the `report` folder of a work directory (its
-    manifest says so) written before the mark existed.
-    """
+
+def check_replaceable(target: Path, option: str | None, *, force: bool, ours: Callable[[Path], bool] | None) -> None:
+    """Raise `refuse_replacing` when `target` exists and is not Ector's own (`ours`), unless `force`: replacing
+    it would lose what a user made. `ours` None: Ector cannot tell its own (an `ector.yaml` may have been edited
+    since, a CSV carries no mark), so every existing target is the user's."""
+    if force or not (target.exists() or target.is_symlink()):
+        return
+    if ours is None:
+        raise refuse_replacing(target, "already exists", option)
+    if not ours(target):
+        raise refuse_replacing(target, "exists and was not written by Ector", option)
+
+
+def is_own_folder(target: Path) -> bool:
+    """Whether folder `target` may be replaced whole: it is empty, holds OWN_FOLDER_MARK, or is the `report` folder
+    of a work directory (its manifest says so) written before the mark existed."""
+    if not target.is_dir():
+        return False
+    if (target / OWN_FOLDER_MARK).is_file() or not any(target.iterdir()):
+        return True
+    manifest = target.parent / MANIFEST
+    return target.name == "report" and manifest.is_file() and '"report"' in manifest.read_text(encoding="utf-8")
+
+
+def check_own_folder(
+    target: Path, option: str | None = None, *, force: bool = False, keep: tuple[Path, ...] = ()
+) -> None:
+    """Raise ConfigError when `target` holds files and is not a folder Ector wrote (`is_own_folder`): replacing it
+    would delete them. `force` allows it, except for a folder holding the current folder or one of `keep` (the
+    work directory): those are never deleted."""
+    named = f"{option} {target}" if option else str(target)
     if not target.exists():
         return
     if not target.is_dir():
-        raise ConfigError(f"{target} is a file, not a folder", "name a folder for the report")
-    if (target / OWN_FOLDER_MARK).is_file() or not any(target.iterdir()):
-        return
-    manifest = target.parent / MANIFEST
-    if target.name == "report" and manifest.is_file() and '"report"' in manifest.read_text(encoding="utf-8"):
-        return
-    raise ConfigError(
-        f"{target} holds files Ector did not write, and writing the report there would replace them",
-        "choose an empty or new folder, or remove the files",
-    )
+        raise ConfigError(f"{named} is a file, not a folder", "name a folder for the report")
+    held = [p for p in (Path.cwd(), *keep) if p.resolve().is_relative_to(target.resolve())]
+    if held:
+        raise ConfigError(
+            f"{named} holds {'the current folder' if held[0] == Path.cwd() else held[0]}: the report would replace it",
+            "name a folder of its own for the report",
+        )
+    if not force and not is_own_folder(target):
+        raise refuse_replacing(target, "holds files Ector did not write, which the report would replace", option)
 
 
 def publish_folder(staged: Path, target: Path) -> None:

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from ector.errors import EctorError, LockedError
 from ector.files import TMP_MARK, now_iso, write_failure
-from ector.workdir import STAGING_PREFIX
+from ector.workdir import LOCK_FILE, STAGING_PREFIX, claim_workdir
 
-LOCK_FILE = ".lock"
 _held: dict[Path, int] = {}  # work directory -> depth, so `ector all` and its stages share one lock
 
 
@@ -35,7 +34,7 @@ def workdir_lock(root: Path) -> Iterator[None]:
             _held[root] -= 1
         return
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        claim_workdir(root)  # creates it, or refuses a folder of the user's
         descriptor = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise EctorError(

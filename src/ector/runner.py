@@ -57,6 +57,7 @@ class StageRun:
     rows_in: dict[str, int] = field(default_factory=dict)  # input file -> its row count
     facts: dict[str, Any] = field(default_factory=dict)  # stage-specific totals for the manifest
     partial: bool = False  # the run rewrote only some outputs (ingest --table): keep the others
+    replace: bool = False  # `--force` of a command: a folder stage may replace a folder Ector did not write
     _scratch: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -103,14 +104,15 @@ class StageRun:
         relative = {self.stage.output(name): frame for name, frame in frames.items()}
         self.staged |= self.workdir.stage_frames(relative, self.engine)
 
-    def write_folder(self, target: Path, files: Mapping[str, bytes]) -> None:
+    def write_folder(self, target: Path, files: Mapping[str, bytes], option: str | None = None) -> None:
         """Stage a folder stage's files (`figures/x.png`: contents) to replace folder `target` whole when the stage
         succeeds: a reader, or a run stopped half way, sees the previous folder or the new one, never a mix.
 
         Staged beside `target`, on its filesystem, so that the swap is a rename. A `target` holding files that no
-        earlier run wrote is refused (`workdir.check_own_folder`): replacing it would delete them.
+        earlier run wrote is refused unless `replace` (`files.check_own_folder`, naming `option`): replacing it
+        would delete them.
         """
-        check_own_folder(target)
+        check_own_folder(target, option, force=self.replace, keep=(self.workdir.root,))
         staging = target.parent / f".{target.name}{STAGING_PREFIX}{os.getpid()}"
         self.folder = (staging, target)  # recorded first: a signal between leaves nothing unknown behind
         try:
@@ -289,12 +291,14 @@ def run_stage(
     *,
     force: bool = True,
     given: Mapping[str, pl.LazyFrame] | None = None,
+    replace: bool = False,
 ) -> bool:
     """Run one stage unless it is fresh (and not forced, and given no input from a file or a pipe); return
     whether it ran.
 
     The body stages outputs; they are published and the manifest records the run only when it succeeds. On any
-    failure the staged files are removed and the previous outputs stay as they were.
+    failure the staged files are removed and the previous outputs stay as they were. `replace`: a folder stage
+    may replace a folder outside the work directory that Ector did not write (`--force` of the command).
     """
     options = dict(options or {})
     _check_own_options(stage, options)
@@ -305,7 +309,7 @@ def run_stage(
                 out.event("fresh: inputs and settings unchanged, skipped (--force reruns it)", stage=stage.name)
                 return False
             out.event(f"stale: {reason}", stage=stage.name, level="debug")
-        _run_locked(stage, settings, options, dict(given or {}))
+        _run_locked(stage, settings, options, dict(given or {}), replace=replace)
         return True
 
 
@@ -341,11 +345,13 @@ def _command(producer: str) -> str:
     return producer.replace("/", " ")
 
 
-def _run_locked(stage: Stage, settings: Settings, options: dict[str, Any], given: dict[str, pl.LazyFrame]) -> None:
+def _run_locked(
+    stage: Stage, settings: Settings, options: dict[str, Any], given: dict[str, pl.LazyFrame], *, replace: bool
+) -> None:
     workdir = WorkDir(settings.workdir)
     workdir.root.mkdir(parents=True, exist_ok=True)
     inputs = current_inputs(stage, settings) or {}
-    run = StageRun(stage, settings, workdir, options, given)
+    run = StageRun(stage, settings, workdir, options, given, replace=replace)
     started, clock = now_iso(), time.perf_counter()
     out.event("started", stage=stage.name, level="debug")
     try:

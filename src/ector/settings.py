@@ -24,6 +24,7 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from ector.contract import TABLE_NAMES
@@ -383,6 +384,12 @@ def load_settings(config: Path | None = None, overrides: dict[str, Any] | None =
         settings = Settings(**_nest(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(_describe_validation_error(exc, path)) from None
+    except SettingsError:
+        # pydantic-settings reads a list or mapping from the environment as JSON, and names only the section.
+        raise ConfigError(
+            f"{_unparsed_variable()} is not valid JSON: a list or mapping setting is given in the environment as JSON",
+            "e.g. ECTOR_ANALYSIS__FUNNEL_LIMITS='[0.95, 0.998]' or ECTOR_REPORT__HIGHLIGHT_SURGEONS='[\"S0001\"]'",
+        ) from None
     finally:
         _yaml_values.reset(token)
     for secret in settings.secrets():
@@ -405,6 +412,32 @@ def _check_environment() -> None:
                 f"unknown setting from the environment: {name}",
                 "check its spelling against `ector init` (nested keys are joined with __), or unset it",
             )
+
+
+def _unparsed_variable() -> str:
+    """The ECTOR_ variable of a list, mapping or section setting whose value is not JSON (the first, by name)."""
+    for name in sorted(os.environ):
+        if not name.startswith("ECTOR_") or name in NOT_SETTINGS or name.startswith(HARNESS_PREFIXES):
+            continue
+        try:
+            json.loads(os.environ[name])
+        except ValueError:
+            if _is_structured(name.removeprefix("ECTOR_").lower().split("__")):
+                return name
+    return "an ECTOR_ variable"
+
+
+def _is_structured(path: list[str]) -> bool:
+    """Whether a key path names a section, a list or a mapping: a setting the environment gives as JSON."""
+    model: Any = Settings
+    for key in path:
+        fields = getattr(model, "model_fields", None) or {}
+        named = {(info.alias or name).lower(): info for name, info in fields.items()}
+        if key not in named:
+            return False
+        model = named[key].annotation
+    kinds = {typing.get_origin(model), *(typing.get_origin(a) for a in typing.get_args(model))}
+    return bool(kinds & {list, dict, tuple, set}) or (isinstance(model, type) and issubclass(model, BaseModel))
 
 
 def _names_a_setting(path: list[str]) -> bool:

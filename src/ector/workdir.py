@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ector import __version__
-from ector.errors import EctorError, InputError, MissingInputError
+from ector.errors import ConfigError, EctorError, InputError, MissingInputError
 from ector.files import (
     MANIFEST,
+    TMP_MARK,
     publish,
     write_failure,
     write_text_atomic,
@@ -28,6 +29,39 @@ if TYPE_CHECKING:
     from ector.settings import Engine
 
 STAGING_PREFIX = ".staging-"  # a run's unpublished stage outputs live in <workdir>/.staging-<pid>/
+WORKDIR_MARK = ".ector-workdir"  # written when Ector creates (or first adopts) a work directory: it is Ector's own
+LOCK_FILE = ".lock"
+# What a work directory holds: besides the mark, the lock and the manifest, one folder per stage's first part
+# (`workflow` for workflow/surgeon; tests/test_workdir.py checks this against the chain). A folder holding these
+# only is one an earlier Ector made before the mark existed.
+OWN_ENTRIES = frozenset({WORKDIR_MARK, LOCK_FILE, MANIFEST, "ingest", "consolidate", "transform", "workflow", "report"})
+
+
+def claim_workdir(root: Path) -> None:
+    """Create the work directory `root` and mark it as Ector's, or check that the existing folder is Ector's.
+
+    Ector deletes and replaces files in its work directory (stale outputs, the report folder), so a folder that
+    holds anything else is refused (ConfigError, exit 2): an empty folder, or one holding Ector's own entries
+    only (an earlier Ector's work directory, or a run that has not marked it yet), is adopted and marked.
+    """
+    if (root / WORKDIR_MARK).is_file():
+        return
+    if root.is_dir():
+        # A temporary file or staging folder is a run's that has not yet marked the folder (two runs at once).
+        theirs = sorted(
+            name
+            for name in (entry.name for entry in root.iterdir())
+            if name not in OWN_ENTRIES and TMP_MARK not in name and not name.startswith(STAGING_PREFIX)
+        )
+        if theirs:
+            listed = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
+            raise ConfigError(
+                f"the work directory {root} holds files Ector did not write ({listed}): "
+                "point --workdir at a new or empty folder",
+                "(or ECTOR_WORKDIR, or workdir: in ector.yaml): Ector deletes and replaces files in its work directory",
+            )
+    root.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(root / WORKDIR_MARK, "An Ector work directory: Ector writes and deletes files here.\n")
 
 
 def rerun_hint(producer: str | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -243,3 +244,41 @@ def test_the_report_opens_on_the_signals_with_the_planted_surgeons_cusum_signal(
     # The case and date of each signal, as written in signals.parquet; all new on a first run.
     for case, day in planted.select("case_seq", "surgery_date").iter_rows():
         assert any(f">{case}<" in row and f">{day}<" in row and ">yes<" in row for row in rows)
+
+
+@pytest.fixture
+def own_views_workdir(views_workdir: Path, tmp_path: Path) -> Path:
+    """A copy of the views work directory that a test may write its report into."""
+    return Path(shutil.copytree(views_workdir, tmp_path / "work"))
+
+
+def test_report_out_into_a_folder_of_other_files_needs_force_through_the_cli(
+    own_views_workdir: Path, tmp_path: Path, cli
+) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("my notes", encoding="utf-8")
+
+    refused = cli("-w", str(own_views_workdir), "report", "--out", "mine")
+
+    assert refused.exit_code == EXIT_USAGE, refused.output
+    first = refused.stderr.splitlines()[0]
+    assert "--out mine holds files Ector did not write" in first and "--force" in first
+    assert _files(tmp_path / "mine") == {"notes.txt": b"my notes"}
+    forced = cli("-w", str(own_views_workdir), "report", "--out", "mine", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (tmp_path / "mine" / "index.html").is_file() and not (tmp_path / "mine" / "notes.txt").exists()
+    again = cli("-w", str(own_views_workdir), "report", "--out", "mine")  # now Ector's own: rewritten freely
+    assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize("out", [".", "work", "work/.."])
+def test_report_out_over_the_current_folder_or_the_work_directory_is_refused_even_with_force(
+    out: str, own_views_workdir: Path, tmp_path: Path, cli
+) -> None:
+    before = _files(tmp_path)
+
+    result = cli("-w", str(own_views_workdir), "report", "--out", out, "--force")
+
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert result.stderr.startswith(f"Error: --out {out} holds "), result.stderr
+    assert _files(tmp_path) == before

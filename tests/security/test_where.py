@@ -42,6 +42,11 @@ REFUSED = [
     ("asa_class >= 3\uff1b DROP TABLE cases", "subqueries or statements (TABLE)"),
     ("asa_class >= 3\uff1b DELETE", "not a valid SQL expression"),
     ("", "is empty"),
+    # Conditions that fail on the data rather than as text (found by tests/security/test_fuzz.py)
+    ("CAST(case_id AS INT) > 1", "cannot be evaluated on the rows: conversion from `str` to `i32` failed"),
+    ("CAST(approach AS DATE) IS NULL", "cannot be evaluated on the rows: could not find an appropriate format"),
+    ("case_id ~ '('", "cannot be applied: regex error"),
+    ("asa_class > 'x'", "cannot be applied: cannot compare string with numeric type"),
 ]
 
 
@@ -90,3 +95,14 @@ def test_quoted_text_may_hold_keywords_and_semicolons(workdir: Path, cli: Callab
 
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.strip().splitlines()[1:] == []  # the header alone: no case has that approach
+
+
+def test_a_condition_failing_on_the_rows_leaves_the_published_mart(
+    workdir: Path, cli: Callable[..., CliResult]
+) -> None:
+    before = (workdir / "transform" / "cases.parquet").read_bytes()
+
+    _refused(cli("-w", str(workdir), "transform", "--where", "CAST(case_id AS INT) > 1"), "cannot be evaluated")
+
+    assert (workdir / "transform" / "cases.parquet").read_bytes() == before
+    assert not [p.name for p in workdir.iterdir() if p.name.startswith(".staging-")]

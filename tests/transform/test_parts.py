@@ -76,6 +76,7 @@ def test_no_scratch_file_is_left_and_nothing_else_is_published(tmp_path: Path) -
     work = _transform(tmp_path, synthetic_gold(600, seed=26), 50)
     left = sorted(p.relative_to(work).as_posix() for p in work.rglob("*") if p.is_file())
     assert [p for p in left if not p.startswith("consolidate/")] == [
+        ".ector-workdir",
         ".lock",
         "manifest.json",
         "transform/cases.parquet",

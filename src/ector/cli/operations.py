@@ -162,7 +162,7 @@ def show_command(
 
     from ector.chain import producer
     from ector.engine import collect
-    from ector.transform.filters import filter_where
+    from ector.transform.filters import filter_where, where_failed
     from ector.workdir import is_readable, unreadable
 
     settings = load()
@@ -188,6 +188,9 @@ def show_command(
     except (OSError, pl.exceptions.PolarsError) as exc:
         if not is_readable(path):
             raise unreadable(path, owner.name if owner else None) from None
+        refused = where_failed(exc, where) if where is not None else None
+        if refused is not None:
+            raise refused from None
         if not isinstance(exc, pl.exceptions.ComputeError):
             raise
         raise InputError(f"cannot read {path}: {str(exc).splitlines()[0]}", "rerun the stage with --force") from None
@@ -202,6 +205,8 @@ def show_command(
 
 def _table_path(workdir: Path, target: str) -> Path:
     """The Parquet file STAGE/TABLE names, refusing anything outside the work directory."""
+    from ector.workdir import OWN_ENTRIES
+
     root = workdir.resolve()
     relative = target.removesuffix(".parquet") + ".parquet"
     path = (root / relative).resolve()
@@ -210,9 +215,12 @@ def _table_path(workdir: Path, target: str) -> Path:
             f"{target!r} is outside the work directory", "name a table as STAGE/TABLE, e.g. transform/cases"
         )
     if not path.is_file():
+        # Searched in the stage folders only: a work directory of `/` must not walk the whole disk for a hint.
         available = sorted(
             p.relative_to(root).with_suffix("").as_posix()
-            for p in root.rglob("*.parquet")
+            for folder in sorted(OWN_ENTRIES)
+            if (root / folder).is_dir()
+            for p in (root / folder).rglob("*.parquet")
             if not p.name.startswith(".")
         )
         hint = (

@@ -26,19 +26,21 @@ def config_command() -> None:
 @app.command("init", rich_help_panel="Settings")
 def init_command(
     directory: Annotated[Path, typer.Argument(help="folder to write ector.yaml into")] = Path(),
-    force: Annotated[bool, typer.Option("--force", help="overwrite an existing ector.yaml")] = False,
+    force: Annotated[bool, typer.Option("--force", "-f", help="replace an existing ector.yaml")] = False,
 ) -> None:
     """Write a commented ector.yaml template listing every setting with its default.
 
     Example: ector init && $EDITOR ector.yaml
     """
     from ector.errors import ConfigError
-    from ector.files import write_text_atomic
+    from ector.files import check_replaceable, write_text_atomic
     from ector.template import settings_template
 
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"{directory} is a file, not a folder", "name the folder to write ector.yaml into")
     target = directory / "ector.yaml"
-    if target.exists() and not force:
-        raise ConfigError(f"{target} already exists", "pass --force to overwrite it")
+    # Any ector.yaml is the user's: even one `ector init` wrote may have been edited since.
+    check_replaceable(target, None, force=force, ours=None)
     write_text_atomic(target, settings_template())
     out.event(f"wrote {target}")
 

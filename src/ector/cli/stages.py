@@ -22,11 +22,24 @@ from ector.stage import Option, Stage
 if TYPE_CHECKING:
     import polars as pl
 
+    from ector.pipes import StreamFormat
+
 # Options every command with a primary table, or a piped input, has; handled here, not by the stage.
-_OUTPUT = Option("output", ("--output", "-o"), "write the result to PATH, or - for stdout, not the workdir")
+_OUTPUT = Option(
+    "output", ("--output", "-o"), "write the result to PATH (a new file), or - for stdout, not the workdir"
+)
 _FORMAT = Option("fmt", ("--format",), FORMAT_HELP, default="arrow")
 _INPUT = Option("input_", ("--input", "-i"), "read the case mart from PATH, or - for stdin")
 _FORCE = Option("force", ("--force", "-f"), "run even when inputs and settings are unchanged", kind=bool, default=False)
+# A stage that writes outside the work directory: --force also allows replacing what a user made there.
+_FORCE_REPLACING = Option(
+    "force",
+    ("--force", "-f"),
+    "run even when inputs and settings are unchanged; replace an existing file -o names, or a folder --out names "
+    "that Ector did not write",
+    kind=bool,
+    default=False,
+)
 
 workflow_app = typer.Typer(
     help="Compute a view: patient cohorts, surgeon or site outcomes.\n\nExample: ector workflow surgeon --by month",
@@ -41,7 +54,8 @@ def command(stage: Stage) -> Any:
         options.append(_INPUT)
     if stage.primary is not None:
         options += [_OUTPUT, _FORMAT]
-    options.append(_FORCE)
+    writes_outside = stage.primary is not None or any(o.name == "out" for o in stage.options)
+    options.append(_FORCE_REPLACING if writes_outside else _FORCE)
 
     def run(**given: Any) -> None:
         _run(stage, given)
@@ -63,6 +77,7 @@ def _annotation(option: Option) -> Any:
 
 
 def _run(stage: Stage, given: dict[str, Any]) -> None:
+    from ector.pipes import check_format
     from ector.runner import run_adhoc, run_stage
 
     force, output, fmt, piped = given.pop("force"), given.pop("output", None), given.pop("fmt", None), None
@@ -72,9 +87,11 @@ def _run(stage: Stage, given: dict[str, Any]) -> None:
     options = {o.name: given[o.name] for o in stage.options if o.setting is None}
     inputs = {stage.piped_input: _read_mart(piped)} if piped is not None and stage.piped_input else {}
     if output is not None:
-        _emit(run_adhoc(stage, settings, options, inputs), output, fmt or "arrow")
+        stream_format = check_format(fmt or "arrow")
+        target = None if output == "-" else _output_file(Path(output), force=force)  # before any work
+        _emit(run_adhoc(stage, settings, options, inputs), target, stream_format)
         return
-    run_stage(stage, settings, options, force=force, given=inputs)
+    run_stage(stage, settings, options, force=force, given=inputs, replace=force)
 
 
 def _read_mart(source: str) -> pl.LazyFrame:
@@ -94,22 +111,52 @@ def _read_mart(source: str) -> pl.LazyFrame:
     return validate_given_mart(frame, REQUIRED).lazy()
 
 
-def _emit(frame: pl.DataFrame, output: str, fmt: str) -> None:
-    """Write a result to stdout (`-`) or to a file, atomically."""
+def _output_file(target: Path, *, force: bool) -> Path:
+    """The file `-o` names, checked: not a folder, and not a file of the user's unless `force` (Ector cannot tell a
+    CSV it wrote from one a user made, so every existing file counts as theirs)."""
+    from ector.errors import ConfigError
+    from ector.files import check_replaceable
+
+    if target.is_dir():
+        raise ConfigError(f"-o {target} is a folder", "name a file to write, or - for stdout")
+    if _is_stream(target):  # /dev/null, /dev/stdout, a named pipe: written into, never replaced
+        return target
+    if target.exists() and not target.is_file():
+        raise ConfigError(f"-o {target} is not a regular file", "name a file to write, or - for stdout")
+    check_replaceable(target, "-o", force=force, ours=None)
+    return target
+
+
+def _is_stream(target: Path) -> bool:
+    """Whether `target` is a character device or a named pipe: something to write into, not a file to replace."""
+    import stat
+
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _emit(frame: pl.DataFrame, target: Path | None, stream_format: StreamFormat) -> None:
+    """Write a result to stdout (None), into a device or pipe, or to a file atomically."""
     import io
     import sys
 
     from ector.files import write_bytes_atomic
-    from ector.pipes import check_format, write_stream
+    from ector.pipes import write_stream
 
-    stream_format = check_format(fmt)
-    if output == "-":
+    if target is None:
         write_stream(frame, stream_format, sys.stdout.buffer)
+        return
+    if _is_stream(target):
+        with target.open("wb") as stream:
+            write_stream(frame, stream_format, stream)
         return
     buffer = io.BytesIO()
     write_stream(frame, stream_format, buffer)
-    write_bytes_atomic(Path(output), buffer.getvalue())
-    out.event(f"wrote {frame.height:,} rows to {output}")
+    write_bytes_atomic(target, buffer.getvalue())
+    out.event(f"wrote {frame.height:,} rows to {target}")
 
 
 for _stage in CHAIN:

@@ -22,7 +22,7 @@ from ector.demo.truth import build_truth
 from ector.demo.world import World, build_world
 from ector.demo.write import ParquetSink, Sink, SqliteSink
 from ector.errors import ConfigError, EctorError
-from ector.files import TMP_MARK, write_text_atomic
+from ector.files import TMP_MARK, check_replaceable, refuse_replacing, write_text_atomic
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ def write_demo(
         raise ConfigError(f"--cases must be at least {model.MIN_CASES}, got {cases}")
     as_folder = str(out).endswith(("/", os.sep)) or Path(out).is_dir()
     path = Path(out)
+    if path.exists() and not (path.is_file() or path.is_dir()):  # /dev/null: never replaced, even with --force
+        raise ConfigError(f"--out {path} is not a file or a folder", "name a SQLite file, or a folder ending in /")
     if not force:
         _check_not_users(path, as_folder)
     world = build_world(cases, seed, run_date or model.DEFAULT_RUN_DATE)
@@ -125,22 +127,17 @@ def _counted(tables: dict[str, pl.DataFrame], tally: DirtTally) -> dict[str, pl.
 
 
 def _check_not_users(path: Path, as_folder: bool) -> None:
-    """Raise ConfigError when `path` holds something a demo did not write: a SQLite file without the demo's truth
-    file beside it, or a folder with files other than a demo layer's."""
-    hint = "choose a new path, or add --force to replace it"
-    if as_folder:
-        if not path.is_dir():
-            return
-        ours = {f"{name}.parquet" for name in TABLES} | {"truth.json"}
-        present = [p.name for p in path.iterdir() if TMP_MARK not in p.name]
-        # A demo's folder has its truth file; without it, even a cases.parquet is the user's own.
-        theirs = sorted(n for n in present if n not in ours or not (path / "truth.json").is_file())
-        if theirs:
-            raise ConfigError(
-                f"--out {path} holds files a demo did not write ({', '.join(theirs[:3])}"
-                f"{', ...' if len(theirs) > 3 else ''}): writing there could replace them",
-                hint,
-            )
+    """Raise ConfigError (`files.refuse_replacing`) when `path` holds something a demo did not write: a SQLite file
+    without the demo's truth file beside it, or a folder with files other than a demo layer's."""
+    if not as_folder:
+        check_replaceable(path, "--out", force=False, ours=lambda p: p.with_name(f"{p.name}.truth.json").is_file())
         return
-    if path.exists() and not path.with_name(f"{path.name}.truth.json").is_file():
-        raise ConfigError(f"--out {path} exists and was not written by `ector demo`: it would be replaced", hint)
+    if not path.is_dir():
+        return
+    ours = {f"{name}.parquet" for name in TABLES} | {"truth.json"}
+    present = [p.name for p in path.iterdir() if TMP_MARK not in p.name]
+    # A demo's folder has its truth file; without it, even a cases.parquet is the user's own.
+    theirs = sorted(n for n in present if n not in ours or not (path / "truth.json").is_file())
+    if theirs:
+        listed = ", ".join(theirs[:3]) + (", ..." if len(theirs) > 3 else "")
+        raise refuse_replacing(path, f"holds files a demo did not write ({listed}), which it could replace", "--out")

@@ -31,6 +31,7 @@ def _report(run: StageRun) -> None:
     """
     from ector.console import out
     from ector.errors import EctorError
+    from ector.files import check_own_folder
     from ector.report.disclosure import disclosure_for
     from ector.report.inputs import read_inputs
     from ector.report.page import FigureBlock, TableBlock, external_references, render_page
@@ -40,6 +41,8 @@ def _report(run: StageRun) -> None:
     disclosure = disclosure_for(run.settings)  # before any work: a refused report costs nothing
     given: Path | None = run.options.get("out")
     target = given if given is not None else run.workdir.output(run.name)
+    option = "--out" if given is not None else None
+    check_own_folder(target, option, force=run.replace, keep=(run.workdir.root,))  # and again when it is written
     with FigureWorkers() as workers:  # started first: their imports overlap reading the inputs, building the sections
         frames = {name: run.read(name) for name in run.stage.inputs if run.has(name)}
         inputs = read_inputs(frames, run.workdir.read_manifest(), run.outputs, with_names=True)
@@ -77,7 +80,7 @@ def _report(run: StageRun) -> None:
     if disclosure.external:
         # The page holds every table's HTML as written to tables/; the SVGs hold the chart labels.
         _check_no_identifiers(inputs, settings.highlight_surgeons, [index, *(f.svg for f in figures)])
-    run.write_folder(target, report_files(index, figures, tables))
+    run.write_folder(target, report_files(index, figures, tables), option)
     run.facts["audience"] = disclosure.audience
     out.event(f"wrote {target / 'index.html'} ({len(figures)} figures, {len(tables)} tables)", stage=run.name)
 
@@ -145,7 +148,12 @@ STAGE = Stage(
             "internal (exact figures) | external (disclosure control)",
             setting="report.audience",
         ),
-        Option("out", ("--out",), "folder for the report (default: workdir/report)", kind=Path),
+        Option(
+            "out",
+            ("--out",),
+            "folder for the report (default: workdir/report); one of other files only with --force",
+            kind=Path,
+        ),
     ),
     files=True,
     body=_report,

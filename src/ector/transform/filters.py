@@ -22,6 +22,8 @@ _HINT = "give one SQL condition over the table's columns, e.g. --where \"approac
 # Quoted text is blanked before the keyword scan, so 'select' inside a string literal is no subquery.
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 _SUBQUERY = re.compile(r"\b(select|from|with|union|intersect|except|exists|values|table|lateral)\b", re.IGNORECASE)
+# Conversions in a condition whose failure depends on the values converted.
+_CAST = re.compile(r"\b(?:try_)?cast\b|::|\bstrptime\b|\bto_date\b|\bto_timestamp\b|\bdate\s*\(", re.IGNORECASE)
 _FILE_FUNCTION = re.compile(r"\b((?:read|scan)_\w+)\s*\(", re.IGNORECASE)
 
 
@@ -132,10 +134,42 @@ def filter_where(frame: pl.LazyFrame, sql: str, allowed_columns: Collection[str]
     try:
         dtype = context.execute(f"SELECT ({sql}) AS keep FROM mart").collect_schema()["keep"]
         if dtype == pl.Boolean:
+            _check_on_a_row(frame.collect_schema(), sql)
             return context.execute(f"SELECT * FROM mart WHERE ({sql})")
     except PolarsError as exc:
         raise ConfigError(f"--where cannot be applied: {_first_line(exc)}", _HINT) from None
     raise ConfigError(f"--where must be a true/false condition, but gives {dtype}", _HINT)
+
+
+def _check_on_a_row(schema: pl.Schema, sql: str) -> None:
+    """Evaluate the condition on one row of nulls: what fails whatever the data (an invalid regex, a text compared
+    with a number, a literal that is no date) fails here, before anything is read, and not deep in a stage."""
+    row = pl.DataFrame([pl.Series(name, [None], dtype=dtype) for name, dtype in schema.items()])
+    pl.SQLContext({"mart": row}, eager=True).execute(f"SELECT * FROM mart WHERE ({sql})")
+
+
+def where_failed(error: Exception, sql: str) -> ConfigError | None:
+    """The error to show when a plan filtered by condition `sql` failed with `error` because of the data, else None.
+
+    What a row of nulls cannot show (`_check_on_a_row`): a cast in the condition that some value does not survive,
+    named by Polars with its column (`CAST(case_id AS INT)` of 'C000051'; Parquet statistics as 'case_id_min'),
+    or a text cast to a date whose values fit no date format (Polars names no column then).
+    """
+    text = str(error)
+    if isinstance(error, pl.exceptions.InvalidOperationError):
+        try:
+            columns = pl.sql_expr(sql).meta.root_names()
+        except PolarsError:
+            return None
+        ours = any(f"in column '{column}" in text for column in columns)
+    else:
+        ours = isinstance(error, pl.exceptions.ComputeError) and bool(_CAST.search(_QUOTED.sub("''", sql)))
+    if not ours:
+        return None
+    return ConfigError(
+        f"--where cannot be evaluated on the rows: {_first_line(error)}",
+        "compare each column with values of its own type, e.g. asa_class >= 3 or case_id = 'C000051'",
+    )
 
 
 def _first_line(exc: Exception) -> str:

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 def _transform(run: StageRun) -> None:
     """Build the case mart of the consolidated tables, filtered by --where/--since/--until, and sink it."""
-    from ector.transform.filters import check_selection, select_cases
+    from polars.exceptions import PolarsError
+
+    from ector.transform.filters import check_selection, select_cases, where_failed
     from ector.transform.mart import case_mart, check_consolidated, present_tables, unavailable_outcomes
 
     where, since, until = run.options.get("where"), _day(run.options.get("since")), _day(run.options.get("until"))
@@ -42,7 +44,13 @@ def _transform(run: StageRun) -> None:
         part_cases=run.settings.mart_part_cases,
     )
     run.facts["mart_parts"] = mart.parts
-    run.sink({"cases": select_cases(mart.plan, where=where, since=since, until=until)})
+    try:
+        run.sink({"cases": select_cases(mart.plan, where=where, since=since, until=until)})
+    except PolarsError as exc:
+        refused = where_failed(exc, where) if where is not None else None
+        if refused is not None:
+            raise refused from None
+        raise
 
 
 def _day(value: datetime | date | None) -> date | None:
