@@ -244,6 +244,9 @@ def test_the_report_opens_on_the_signals_with_the_planted_surgeons_cusum_signal(
     # The case and date of each signal, as written in signals.parquet; all new on a first run.
     for case, day in planted.select("case_seq", "surgery_date").iter_rows():
         assert any(f">{case}<" in row and f">{day}<" in row and ">yes<" in row for row in rows)
+    # In case order (as numbers: 296 before 1054).
+    shown = [next(c for c in planted["case_seq"].to_list() if f">{c}<" in row) for row in rows]
+    assert shown == sorted(shown)
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def _view_signals(inputs: ReportInputs, view: str, disclosure: Disclosure) -> pl
         labels = site_labels(summary)
     latest: Any = inputs.manifest.get("stages", {}).get(f"workflow/{view}", {}).get("run")
     new = pl.col("first_seen_run") == latest if latest is not None else pl.lit(value=False)
-    return signals.select(
+    shown = signals.select(
         new=new,
         view=pl.lit(view),
         unit=pl.col("unit_id").replace_strict(labels, default=pl.col("unit_id"), return_dtype=pl.String),
@@ -95,4 +95,7 @@ def _view_signals(inputs: ReportInputs, view: str, disclosure: Disclosure) -> pl
         value="statistic",
         limit="limit",
         **{"first seen": pl.format("run {}", pl.col("first_seen_run"))},
-    ).sort(["new", "view", "unit", "outcome", "chart", "case"], descending=[True, False, False, False, False, False])
+        __seq="case_seq",  # cases in their order, not as text
+    )
+    order = ["new", "view", "unit", "outcome", "chart", "__seq"]
+    return shown.sort(order, descending=[True, False, False, False, False, False], nulls_last=True).drop("__seq")
