@@ -64,8 +64,13 @@ def chart_with_restarts(series: pl.DataFrame, *, by: str, weight: str, limit: fl
     chart = series.select(cusum_path(pl.col(weight)).over(by)).to_series().alias("chart")
     signal = pl.Series("signal", [False] * series.height)
     pending = series.select(by, weight).with_row_index("__row").with_columns(chart)
+    over = pl.col("chart") > limit
     while pending.height:
-        over = pl.col("chart") > limit
+        crossed = pending.filter(over)[by].unique()
+        if crossed.is_empty():
+            break
+        # Only the series that crossed go on: the windows below then run over fewer rows each pass.
+        pending = pending.filter(pl.col(by).is_in(crossed.implode()))
         seen = pending.with_columns(__crossed=over.cast(pl.UInt32).cum_sum().over(by))
         signal.scatter(seen.filter(over & (pl.col("__crossed") == 1))["__row"], True)
         after = seen.filter((pl.col("__crossed") - over.cast(pl.UInt32)) > 0).drop("__crossed", "chart")
