@@ -132,7 +132,7 @@ def test_several_columns_breaking_one_rule_are_named_together() -> None:
 
 def test_unreadable_required_value_is_unreadable_not_missing() -> None:
     tables = gold("patients")
-    tables["patients"] = edit(tables["patients"], 0, birth_date="01/13/1950")
+    tables["patients"] = edit(tables["patients"], 0, birth_date="13/13/1950")
 
     outcome = run(tables)
 

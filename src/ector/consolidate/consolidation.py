@@ -186,6 +186,8 @@ class TableConsolidation:
     def run(self, ingested: pl.LazyFrame) -> ParentKeys:
         """Write the table's clean rows and quarantine, count its summary; return its keys for its children."""
         rows = self.out.collect(ingested.select(pl.len())).item()
+        evidence = self.checker.evidence(ingested)
+        self.checker = self.checker.deciding({} if evidence is None else self.out.collect(evidence).row(0, named=True))
         chunks = chunk_count(rows, self.chunk_rows)
         ranges = self._ranges(ingested, rows, chunks)
         self._pieces = [[] for _ in range(ranges.count)]

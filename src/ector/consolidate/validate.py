@@ -2,7 +2,8 @@
 
 Each table gets a dataframely Schema generated from its contract columns: the working dtype, and per-column
 checks named after the rules of `rules`: a required value that is missing (`missing_required`), a value that
-could not be read (`invalid_number`, `unparseable_date`, `unmapped_code`), dates after the run date,
+could not be read (`invalid_number`, `unparseable_date`, `unmapped_code`), a date text that reads as two
+dates (`ambiguous_date`, flagged by standardisation), dates after the run date,
 ranges, the age implied by a birth date, and references to parents that are missing or quarantined. Rules
 across columns (chronology, operative time) are schema rules. `Schema.filter()` then splits the valid rows
 from the failed ones, lazily.
@@ -31,6 +32,7 @@ from ector.consolidate.columns import (
     QUARANTINED,
     WORKING_DTYPES,
     Kind,
+    ambiguous_name,
     kind,
     raw_name,
     reference_name,
@@ -69,6 +71,7 @@ _INTEGER_BOUNDS: Final[dict[type[pl.DataType], tuple[int, int]]] = {
     pl.Int16: (-(2**15), 2**15 - 1),
     pl.Int32: (-(2**31), 2**31 - 1),
 }
+_TEMPORAL: Final = (Kind.DATE, Kind.TIMESTAMP)
 _DETAIL_CHARS: Final = 40  # a value quoted in a reason is cut to this length
 
 
@@ -133,6 +136,8 @@ def table_schema(
             check={rule: valid for rule, (valid, _) in checks.items()} or None,
         )
         namespace[f"raw_{index}"] = dy.Any(alias=raw_name(column.name))
+        if kind(table, column) in _TEMPORAL:
+            namespace[f"ambiguous_{index}"] = dy.Any(alias=ambiguous_name(column.name))
     for index, reference in enumerate(table.references):
         namespace[f"reference_{index}"] = dy.String(nullable=True, alias=reference_name(reference.column))
     for index, name in enumerate(passed_through):
@@ -192,9 +197,13 @@ def _column_checks(
             readable = readable & value.is_between(low, high)
         # Blank is missing, not unreadable: missing is missing_required's business (or fine when optional).
         passes = readable | ~present
+        if column_kind in _TEMPORAL:  # a text that reads as two dates is ambiguous, not unreadable
+            passes = passes | pl.col(ambiguous_name(name))
         checks[parse_rule] = (_constant(passes), Check(parse_rule, _quoted(column, pl.col(raw_name(name)))))
 
-    if column_kind in (Kind.DATE, Kind.TIMESTAMP):
+    if column_kind in _TEMPORAL:
+        ambiguous = Check(rules.AMBIGUOUS_DATE, _quoted(column, pl.col(raw_name(name))))
+        checks[rules.AMBIGUOUS_DATE] = (_constant(~pl.col(ambiguous_name(name))), ambiguous)
         not_future = value <= run_date if column_kind is Kind.DATE else value < _start_of_day(run_date + _DAY)
         checks[rules.FUTURE_DATE] = (_constant(not_future), Check(rules.FUTURE_DATE, _valued(column, value)))
 
