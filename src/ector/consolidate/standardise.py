@@ -8,9 +8,9 @@ after parsing) and quarantine keeps the original.
 
 Nothing is guessed: a code no map knows stays null (and is quarantined as `unmapped_code`), a date in none of
 the configured formats stays null (`unparseable_date`), and so does a date text that day-first and month-first
-formats read as two dates in a column of undecided order (`ambiguous_date`, flagged per row; see `dates`). Free text is kept as given, except that blank text is
-missing. Every change that is kept is flagged per row under its repair rule (key_variant, code_variant,
-date_format), so the summary can count it.
+formats read as two dates in a column of undecided order (`ambiguous_date`, flagged per row; see `dates`).
+Free text is kept as given, except that blank text is missing. Every change that is kept is flagged per row
+under its repair rule (key_variant, code_variant, date_format), so the summary can count it.
 """
 
 from __future__ import annotations
