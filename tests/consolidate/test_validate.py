@@ -171,7 +171,7 @@ def test_every_rule_column_from_dataframely_maps_to_a_consolidation_rule() -> No
         frame = pl.LazyFrame(schema={c: pl.String for c in table.column_names})
         standardised = standardise(frame, table, parsing_from_settings(ConsolidationSettings()))
         parents = {r.parent for r in table.references}
-        schema = table_schema(table, standardised.raw_dtypes, RUN_DATE, parents)
+        schema = table_schema(table, standardised.raw_dtypes, RUN_DATE, parents, ambiguous=standardised.ambiguous)
         frame_with_refs = standardised.frame.with_columns(
             pl.lit(None, dtype=pl.String).alias(reference_name(r.column)) for r in table.references
         )

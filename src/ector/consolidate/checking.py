@@ -87,11 +87,12 @@ class Checker:
         """The working columns a checked row carries besides its canonical columns."""
         return [ROW, RAW_HASH, *(dangling_name(c) for c in dangling_references(self.table, self.parents))]
 
-    def schema(self, raw_dtypes: dict[str, pl.DataType]) -> TableSchema:
-        """The table's dataframely schema for columns ingested with `raw_dtypes`."""
+    def schema(self, raw_dtypes: dict[str, pl.DataType], ambiguous: tuple[str, ...] = ()) -> TableSchema:
+        """The table's dataframely schema for columns ingested with `raw_dtypes`, `ambiguous` those flagged
+        for date text that may read as two dates."""
         checked = {r.parent for r in self.table.references if r.parent in self.parents}
         passed = [*self.working_columns(), *_REPAIRS]
-        return table_schema(self.table, raw_dtypes, self.run_date, checked, passed)
+        return table_schema(self.table, raw_dtypes, self.run_date, checked, passed, ambiguous)
 
     def check(self, chunk: pl.LazyFrame, first_row: int, out: Materialiser) -> tuple[CheckedChunk, TableSchema]:
         """Return `chunk` (whose first row is row `first_row` of the table) checked, and the schema it met."""
@@ -102,7 +103,7 @@ class Checker:
             pl.struct(raw_name(c) for c in table.column_names).hash().alias(RAW_HASH),
         )
         frame = with_reference_states(frame, table, self.parents)
-        schema = self.schema(standardised.raw_dtypes)
+        schema = self.schema(standardised.raw_dtypes, standardised.ambiguous)
         evaluation = evaluate(frame, schema)
         kept = [*table.column_names, *self.working_columns()]
         # The repairs are counted from the split rows: a separate count over the standardised rows would parse

@@ -173,6 +173,9 @@ class TableConsolidation:
             self.counts.add(REPAIR, rule, 0)
         for rule in rules.MERGES:
             self.counts.add(MERGE, rule, 0)
+        if any(c.dtype_name in ("Date", "Timestamp") for c in self.table.columns):
+            # Checked only on the columns whose order is undecided, but listed for every table with dates.
+            self.counts.add(QUARANTINE, rules.AMBIGUOUS_DATE, 0)
         for column in self.table.columns:
             if not column.required:
                 self.counts.add(NOTE, rules.MISSING_OPTIONAL, 0, column.name)

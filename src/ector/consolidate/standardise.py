@@ -51,6 +51,7 @@ class Standardised:
 
     frame: pl.LazyFrame
     raw_dtypes: dict[str, pl.DataType]
+    ambiguous: tuple[str, ...] = ()  # the columns whose text may read as two dates, flagged in ambiguous_name(c)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def standardise(
     """The table with every canonical column standardised, the ingested values beside them, and repair flags.
 
     Columns: the canonical columns (working dtypes, contract order), then `raw_name(c)` for each, then
-    `repair_name(rule)` for each repair rule, then `ambiguous_name(c)` for each date and timestamp column.
+    `repair_name(rule)` for each repair rule, then `ambiguous_name(c)` for each column of `Standardised.ambiguous`.
     Optional columns the input lacks are added as nulls; a missing required column raises ContractError. Columns
     that are not canonical are dropped. `date_orders` gives the order each date text column is read in (None or
     absent: undecided, see `dates`); without it, the orders settings state.
@@ -102,7 +103,7 @@ def standardise(
     prepared: list[pl.Expr] = []
     helpers: list[pl.Expr] = []
     values: list[pl.Expr] = []
-    ambiguous: list[pl.Expr] = []
+    ambiguous: dict[str, pl.Expr] = {}  # column -> its ambiguous_name flag
     repaired: dict[str, list[pl.Expr]] = {rule: [] for rule in rules.REPAIRS}
     for column in table.columns:
         column_kind = kind(table, column)
@@ -114,9 +115,8 @@ def standardise(
             prepared.append(result.prepared.alias(_prepared_name(column.name)))
         helpers += result.helpers
         values.append(result.value.cast(WORKING_DTYPES[column_kind]).alias(column.name))
-        if column_kind in (Kind.DATE, Kind.TIMESTAMP):
-            flag = pl.lit(False) if result.ambiguous is None else result.ambiguous.fill_null(False)
-            ambiguous.append(flag.alias(ambiguous_name(column.name)))
+        if result.ambiguous is not None:
+            ambiguous[column.name] = result.ambiguous.fill_null(False).alias(ambiguous_name(column.name))
         if result.repaired is not None:
             repaired[_REPAIR_BY_KIND[column_kind]].append(result.repaired(pl.col(column.name)).fill_null(False))
     flags = [
@@ -128,26 +128,21 @@ def standardise(
         frame.select(raw_columns)
         .with_columns(prepared)
         .with_columns(helpers)
-        .with_columns(*values, *ambiguous)
+        .with_columns(*values, *ambiguous.values())
         .with_columns(flags)
         .select(
             *table.column_names,
             *raw_names,
             *(repair_name(rule) for rule in rules.REPAIRS),
-            *ambiguous_columns(table),
+            *(ambiguous_name(c) for c in ambiguous),
         )
     )
-    return Standardised(standardised, raw_dtypes)
+    return Standardised(standardised, raw_dtypes, tuple(ambiguous))
 
 
 def standardised_key(table: Table) -> pl.Expr:
     """The key of each row of an ingested `table`, standardised exactly as `standardise` does."""
     return _nonblank(normalised_key(pl.col(table.key))).alias(table.key)
-
-
-def ambiguous_columns(table: Table) -> list[str]:
-    """The names of the columns flagging, per date and timestamp column of `table`, where its text is ambiguous."""
-    return [ambiguous_name(c.name) for c in table.columns if kind(table, c) in (Kind.DATE, Kind.TIMESTAMP)]
 
 
 def _prepared_name(column: str) -> str:

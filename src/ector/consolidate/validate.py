@@ -18,7 +18,7 @@ named `column|check__<rule>` for column checks, `<rule>` for schema rules).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, cast
@@ -71,7 +71,6 @@ _INTEGER_BOUNDS: Final[dict[type[pl.DataType], tuple[int, int]]] = {
     pl.Int16: (-(2**15), 2**15 - 1),
     pl.Int32: (-(2**31), 2**31 - 1),
 }
-_TEMPORAL: Final = (Kind.DATE, Kind.TIMESTAMP)
 _DETAIL_CHARS: Final = 40  # a value quoted in a reason is cut to this length
 
 
@@ -114,16 +113,19 @@ def table_schema(
     run_date: date,
     checked_parents: set[str],
     passed_through: Sequence[str] = (),
+    ambiguous: Collection[str] = (),
 ) -> TableSchema:
     """The dataframely schema for `table` after standardisation and the reference checks.
 
     `raw_dtypes` are the dtypes the columns were ingested with; `checked_parents` the parent tables present;
-    `passed_through` names working columns the split keeps as they are (row positions, hashes, flags).
+    `passed_through` names working columns the split keeps as they are (row positions, hashes, flags);
+    `ambiguous` the date columns whose text may read as two dates (`Standardised.ambiguous`).
     """
     namespace: dict[str, Any] = {}
     column_checks: dict[tuple[str, str], Check] = {}
     for index, column in enumerate(table.columns):
-        checks = _column_checks(table, column, raw_dtypes[column.name], run_date, checked_parents)
+        flagged = column.name in ambiguous
+        checks = _column_checks(table, column, raw_dtypes[column.name], run_date, checked_parents, flagged=flagged)
         column_checks |= {(column.name, rule): check for rule, (_, check) in checks.items()}
         # Nullable even when required: a required value that is present but unreadable is null once
         # standardised, and it breaks unmapped_code (say), not missing_required, which looks at the ingested
@@ -136,7 +138,7 @@ def table_schema(
             check={rule: valid for rule, (valid, _) in checks.items()} or None,
         )
         namespace[f"raw_{index}"] = dy.Any(alias=raw_name(column.name))
-        if kind(table, column) in _TEMPORAL:
+        if flagged:
             namespace[f"ambiguous_{index}"] = dy.Any(alias=ambiguous_name(column.name))
     for index, reference in enumerate(table.references):
         namespace[f"reference_{index}"] = dy.String(nullable=True, alias=reference_name(reference.column))
@@ -174,9 +176,10 @@ _Rule = tuple[Callable[[pl.Expr], pl.Expr], Check]
 
 
 def _column_checks(
-    table: Table, column: Column, raw_dtype: pl.DataType, run_date: date, checked_parents: set[str]
+    table: Table, column: Column, raw_dtype: pl.DataType, run_date: date, checked_parents: set[str], *, flagged: bool
 ) -> dict[str, _Rule]:
-    """rule -> (expression that is true when the value passes, check) for one column."""
+    """rule -> (expression that is true when the value passes, check) for one column; `flagged`: its date text
+    may be ambiguous, as its ambiguous_name column says."""
     name = column.name
     value = pl.col(name)
     column_kind = kind(table, column)
@@ -197,13 +200,15 @@ def _column_checks(
             readable = readable & value.is_between(low, high)
         # Blank is missing, not unreadable: missing is missing_required's business (or fine when optional).
         passes = readable | ~present
-        if column_kind in _TEMPORAL:  # a text that reads as two dates is ambiguous, not unreadable
+        if flagged:  # a text that reads as two dates is ambiguous, not unreadable
             passes = passes | pl.col(ambiguous_name(name))
         checks[parse_rule] = (_constant(passes), Check(parse_rule, _quoted(column, pl.col(raw_name(name)))))
 
-    if column_kind in _TEMPORAL:
+    if flagged:
         ambiguous = Check(rules.AMBIGUOUS_DATE, _quoted(column, pl.col(raw_name(name))))
         checks[rules.AMBIGUOUS_DATE] = (_constant(~pl.col(ambiguous_name(name))), ambiguous)
+
+    if column_kind in (Kind.DATE, Kind.TIMESTAMP):
         not_future = value <= run_date if column_kind is Kind.DATE else value < _start_of_day(run_date + _DAY)
         checks[rules.FUTURE_DATE] = (_constant(not_future), Check(rules.FUTURE_DATE, _valued(column, value)))
 
