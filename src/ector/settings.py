@@ -27,7 +27,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from ector.contract import TABLE_NAMES
+from ector.contract import TABLE_NAMES, TABLES
 from ector.errors import KEY_VALUE_SECRET, ConfigError, redact, register_secret
 
 PATIENT_KEY_VARIABLE: Final = "ECTOR_PRIVACY__PATIENT_ID_KEY"
@@ -44,6 +44,7 @@ Engine = Literal["auto", "streaming", "in-memory", "gpu"]
 Period = Literal["month", "quarter", "year"]
 Audience = Literal["internal", "external"]
 FunnelMethod = Literal["exact", "approximate"]
+DateOrder = Literal["day_first", "month_first"]
 
 
 class _Section(BaseModel):
@@ -137,9 +138,29 @@ class ConsolidationSettings(_Section):
     )
     date_formats: list[str] | None = Field(None, description="strftime formats for date text (default: built-in)")
     timestamp_formats: list[str] | None = Field(None, description="strftime formats for timestamp text")
+    date_order: dict[str, dict[str, DateOrder]] = Field(
+        default_factory=dict,
+        description="the order of a date text that reads as two dates (06/03/2019), per table and column: "
+        "{table: {column: day_first | month_first}} (default: the column's other values decide)",
+    )
     run_date: date | None = Field(
         None, description="the date after which a date is 'in the future' (ISO; default: today)"
     )
+
+    @field_validator("date_order")
+    @classmethod
+    def _date_order_names_date_columns(cls, value: dict[str, dict[str, DateOrder]]) -> dict[str, dict[str, DateOrder]]:
+        for table_name, columns in value.items():
+            if table_name not in TABLES:
+                raise ValueError(f"unknown table {table_name!r}; canonical tables are {', '.join(TABLE_NAMES)}")
+            temporal = [c.name for c in TABLES[table_name].columns if c.dtype_name in ("Date", "Timestamp")]
+            for column in columns:
+                if column not in temporal:
+                    raise ValueError(
+                        f"{column!r} is not a date or timestamp column of {table_name}; its date columns are "
+                        + ", ".join(temporal)
+                    )
+        return value
 
     @field_validator("run_date", mode="before")
     @classmethod

@@ -132,7 +132,7 @@ def test_several_columns_breaking_one_rule_are_named_together() -> None:
 
 def test_unreadable_required_value_is_unreadable_not_missing() -> None:
     tables = gold("patients")
-    tables["patients"] = edit(tables["patients"], 0, birth_date="01/13/1950")
+    tables["patients"] = edit(tables["patients"], 0, birth_date="13/13/1950")
 
     outcome = run(tables)
 
@@ -171,7 +171,7 @@ def test_every_rule_column_from_dataframely_maps_to_a_consolidation_rule() -> No
         frame = pl.LazyFrame(schema={c: pl.String for c in table.column_names})
         standardised = standardise(frame, table, parsing_from_settings(ConsolidationSettings()))
         parents = {r.parent for r in table.references}
-        schema = table_schema(table, standardised.raw_dtypes, RUN_DATE, parents)
+        schema = table_schema(table, standardised.raw_dtypes, RUN_DATE, parents, ambiguous=standardised.ambiguous)
         frame_with_refs = standardised.frame.with_columns(
             pl.lit(None, dtype=pl.String).alias(reference_name(r.column)) for r in table.references
         )

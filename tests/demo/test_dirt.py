@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from datetime import date, datetime
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -130,7 +131,7 @@ def test_repairable_values_come_from_consolidations_own_maps_and_formats(dirty_d
     mapped = {a for a in approaches if a.strip().lower() in codes.APPROACH}
     assert approaches - mapped <= set(variants.UNMAPPED["approach"])  # ...and every other value is unmapped on purpose
     starts = cases.get_column("surgery_start").drop_nulls()
-    formats = (variants.ISO_TIMESTAMP, *variants.TIMESTAMP_TEXT_FORMATS)
+    formats = (variants.ISO_TIMESTAMP, *variants.TIMESTAMP_TEXT_FORMATS, variants.NAMED_MONTH_TIMESTAMP)
     assert all(not variants.unparseable(s, formats) for s in starts.to_list())
 
 
@@ -141,6 +142,21 @@ def test_garbage_dates_parse_in_no_configured_format() -> None:
         assert variants.unparseable(text, codes.TIMESTAMP_FORMATS), text
 
 
+@pytest.mark.parametrize("dtype", [pl.Date(), pl.Datetime("us")])
+def test_planted_slash_dates_are_ambiguous_only_beside_a_day_above_12(dtype: pl.DataType) -> None:
+    # Every day 12 or less, none the 3rd (03/03 reads as one date either way).
+    early = pl.Series([date(2024, 3, d) for d in range(1, 13) if d != 3] * 4).cast(dtype)
+    late = pl.concat([early, pl.Series([date(2024, 3, 25)]).cast(dtype)])
+
+    alone = variants.date_texts(early, np.random.default_rng(1))
+    beside = variants.date_texts(late, np.random.default_rng(1))
+
+    slash = r"^\d{2}/\d{2}/"
+    assert not alone.str.contains(slash).any()  # each would read as two dates: written with the month's name
+    assert alone.str.contains("-Mar-2024").sum() > 0
+    assert beside.str.contains(slash).sum() > 1  # the 25th is evidence: day-first slash text is read as such
+
+
 def test_unmapped_codes_are_in_no_map() -> None:
     for column, values in variants.UNMAPPED.items():
         for value in values:
@@ -148,8 +164,8 @@ def test_unmapped_codes_are_in_no_map() -> None:
 
 
 def test_planted_text_formats_are_configured_non_iso_formats() -> None:
-    assert set(variants.DATE_TEXT_FORMATS) <= set(codes.DATE_FORMATS[1:])
-    assert set(variants.TIMESTAMP_TEXT_FORMATS) <= set(codes.TIMESTAMP_FORMATS[1:])
+    assert {*variants.DATE_TEXT_FORMATS, variants.NAMED_MONTH_DATE} <= set(codes.DATE_FORMATS[1:])
+    assert {*variants.TIMESTAMP_TEXT_FORMATS, variants.NAMED_MONTH_TIMESTAMP} <= set(codes.TIMESTAMP_FORMATS[1:])
     moment = datetime(2024, 11, 30, 14, 5)
     for fmt in variants.DATE_TEXT_FORMATS:
         assert datetime.strptime(moment.strftime(fmt), fmt).date() == date(2024, 11, 30)

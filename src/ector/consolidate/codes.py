@@ -68,15 +68,20 @@ CODE_MAPS: Final[dict[str, dict[str, str]]] = {
     "site_type": SITE_TYPE,
 }
 
-# Date and timestamp text formats tried in order (strftime). Day-first: the streams Ector was built for write
-# 05/03/2024 for the 5th of March. Settings `consolidation.date_formats` / `timestamp_formats` replace these.
-DATE_FORMATS: Final = ("%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d-%b-%Y")
+# Date and timestamp text formats tried in order (strftime). Both orders of the slash formats are listed: where
+# day-first and month-first read a text as two different dates (`05/03/2024`), the column's other values, or
+# `consolidation.date_order`, decide (see `dates`); nothing is guessed. Settings `consolidation.date_formats` /
+# `timestamp_formats` replace these; a list holding one order only states that order.
+DATE_FORMATS: Final = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y%m%d", "%d-%b-%Y")
 TIMESTAMP_FORMATS: Final = (
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M",
+    "%m/%d/%Y %H:%M",
+    "%d-%b-%Y %H:%M:%S",
     # Fractional seconds, as Polars and most databases write a timestamp cast to text (`%.f` also matches none).
     "%Y-%m-%d %H:%M:%S%.f",
     "%Y-%m-%dT%H:%M:%S%.f",

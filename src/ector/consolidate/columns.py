@@ -67,6 +67,7 @@ _RAW: Final = "__raw__"
 _REF: Final = "__ref__"
 _REPAIR: Final = "__repair__"
 _DANGLING: Final = "__dangling__"
+_AMBIGUOUS: Final = "__ambiguous__"
 
 ROW_HASH: Final = "__row_hash"  # hash of the standardised values: equal for exact duplicates
 RAW_HASH: Final = "__raw_hash"  # hash of the ingested values: the last, stable tie-break
@@ -92,6 +93,11 @@ def repair_name(rule: str) -> str:
 def dangling_name(column: str) -> str:
     """The working column flagging rows whose optional reference `column` names no clean parent row."""
     return f"{_DANGLING}{column}"
+
+
+def ambiguous_name(column: str) -> str:
+    """The working column flagging the rows whose date text in `column` reads as two dates (`dates`)."""
+    return f"{_AMBIGUOUS}{column}"
 
 
 # Values of a reference_name column.

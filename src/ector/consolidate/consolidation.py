@@ -173,6 +173,9 @@ class TableConsolidation:
             self.counts.add(REPAIR, rule, 0)
         for rule in rules.MERGES:
             self.counts.add(MERGE, rule, 0)
+        if any(c.dtype_name in ("Date", "Timestamp") for c in self.table.columns):
+            # Checked only on the columns whose order is undecided, but listed for every table with dates.
+            self.counts.add(QUARANTINE, rules.AMBIGUOUS_DATE, 0)
         for column in self.table.columns:
             if not column.required:
                 self.counts.add(NOTE, rules.MISSING_OPTIONAL, 0, column.name)
@@ -186,6 +189,8 @@ class TableConsolidation:
     def run(self, ingested: pl.LazyFrame) -> ParentKeys:
         """Write the table's clean rows and quarantine, count its summary; return its keys for its children."""
         rows = self.out.collect(ingested.select(pl.len())).item()
+        evidence = self.checker.evidence(ingested)
+        self.checker = self.checker.deciding({} if evidence is None else self.out.collect(evidence).row(0, named=True))
         chunks = chunk_count(rows, self.chunk_rows)
         ranges = self._ranges(ingested, rows, chunks)
         self._pieces = [[] for _ in range(ranges.count)]

@@ -7,11 +7,12 @@ naming the key, not a stream of quarantined rows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from ector.consolidate import codes
+from ector.consolidate.dates import DateOrder, Readers, readers
 from ector.contract import TABLES
 from ector.errors import ConfigError
 from ector.settings import ConsolidationSettings
@@ -27,6 +28,17 @@ class Parsing:
     code_maps: Mapping[str, Mapping[str, str]]  # coded or boolean column -> variant -> canonical ('true'/'false')
     date_formats: tuple[str, ...]
     timestamp_formats: tuple[str, ...]
+    date_orders: Mapping[tuple[str, str], DateOrder] = field(default_factory=dict)  # (table, column) -> stated
+
+    @property
+    def date_readers(self) -> Readers:
+        """How a date column reads text: the date formats, then the timestamp formats."""
+        return readers(self.date_formats, self.timestamp_formats, to_date=True)
+
+    @property
+    def timestamp_readers(self) -> Readers:
+        """How a timestamp column reads text."""
+        return readers((), self.timestamp_formats, to_date=False)
 
     def code_map(self, column: str) -> Mapping[str, str]:
         """The map of `column` (every canonical value maps to itself)."""
@@ -86,4 +98,20 @@ def parsing_from_settings(settings: ConsolidationSettings) -> Parsing:
     for key, formats in (("date_formats", date_formats), ("timestamp_formats", timestamp_formats)):
         if not formats:
             raise ConfigError(f"consolidation.{key} is empty", "list at least one strftime format, or remove the key")
-    return Parsing(maps, date_formats, timestamp_formats)
+    parsing = Parsing(maps, date_formats, timestamp_formats)
+    orders: dict[tuple[str, str], DateOrder] = {}
+    for table_name, columns in settings.date_order.items():
+        for column_name, order in columns.items():
+            column_readers = parsing.date_readers if _is_date(table_name, column_name) else parsing.timestamp_readers
+            if not column_readers.paired:
+                raise ConfigError(
+                    f"consolidation.date_order.{table_name}.{column_name}: the formats hold no day-first format "
+                    "with its month-first twin (such as %d/%m/%Y and %m/%d/%Y), so there is no order to choose",
+                    "remove the setting, or list both formats",
+                )
+            orders[(table_name, column_name)] = order
+    return replace(parsing, date_orders=orders)
+
+
+def _is_date(table: str, column: str) -> bool:
+    return TABLES[table].column(column).dtype == pl.Date()

@@ -22,6 +22,9 @@ MERGES: Final = (DUPLICATE_EXACT, DUPLICATE_RESENT)
 # Quarantine: the row cannot be repaired and is set aside with every rule it broke.
 MISSING_REQUIRED: Final = "missing_required"  # a required value is null or blank
 UNPARSEABLE_DATE: Final = "unparseable_date"  # a date or timestamp in none of the configured formats
+# A date text that day-first and month-first formats read as different dates, in a column whose values give no
+# evidence of its order and whose order settings do not state (`06/03/2019`): never guessed.
+AMBIGUOUS_DATE: Final = "ambiguous_date"
 UNMAPPED_CODE: Final = "unmapped_code"  # a coded value that no code map knows: never guessed
 INVALID_NUMBER: Final = "invalid_number"  # a numeric column whose text is not a number
 FUTURE_DATE: Final = "future_date"  # a date or timestamp after the run date

@@ -7,22 +7,23 @@ ingested value stays beside it, so validation can tell "missing" (blank) from "u
 after parsing) and quarantine keeps the original.
 
 Nothing is guessed: a code no map knows stays null (and is quarantined as `unmapped_code`), a date in none of
-the configured formats stays null (`unparseable_date`). Free text is kept as given, except that blank text is
-missing. Every change that is kept is flagged per row under its repair rule (key_variant, code_variant,
-date_format), so the summary can count it.
+the configured formats stays null (`unparseable_date`), and so does a date text that day-first and month-first
+formats read as two dates in a column of undecided order (`ambiguous_date`, flagged per row; see `dates`).
+Free text is kept as given, except that blank text is missing. Every change that is kept is flagged per row
+under its repair rule (key_variant, code_variant, date_format), so the summary can count it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Final
 
 import polars as pl
 
 from ector.consolidate import rules
-from ector.consolidate.columns import WORKING_DTYPES, Kind, kind, mapped, raw_name, repair_name
+from ector.consolidate.columns import WORKING_DTYPES, Kind, ambiguous_name, kind, mapped, raw_name, repair_name
+from ector.consolidate.dates import DateOrder, Readers, reading
 from ector.consolidate.parsing import Parsing
 from ector.contract import TIMESTAMP, Table, normalised_key
 from ector.errors import ContractError
@@ -50,6 +51,7 @@ class Standardised:
 
     frame: pl.LazyFrame
     raw_dtypes: dict[str, pl.DataType]
+    ambiguous: tuple[str, ...] = ()  # the columns whose text may read as two dates, flagged in ambiguous_name(c)
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,25 @@ class _Value:
     # The text the value is read from (trimmed, maybe lower-cased), computed once in a helper column before the
     # value, because the value reads it several times (one code per branch, one date format per attempt).
     prepared: pl.Expr | None = None
+    # Columns computed from the prepared text before the value (a date's day-first and month-first readings).
+    helpers: tuple[pl.Expr, ...] = ()
+    # Given the helpers, true where a date text reads as two dates (`dates`); None: never.
+    ambiguous: pl.Expr | None = None
 
 
-def standardise(frame: pl.LazyFrame, table: Table, parsing: Parsing) -> Standardised:
+def standardise(
+    frame: pl.LazyFrame, table: Table, parsing: Parsing, date_orders: Mapping[str, DateOrder | None] | None = None
+) -> Standardised:
     """The table with every canonical column standardised, the ingested values beside them, and repair flags.
 
     Columns: the canonical columns (working dtypes, contract order), then `raw_name(c)` for each, then
-    `repair_name(rule)` for each repair rule. Optional columns the input lacks are added as nulls; a missing
-    required column raises ContractError. Columns that are not canonical are dropped.
+    `repair_name(rule)` for each repair rule, then `ambiguous_name(c)` for each column of `Standardised.ambiguous`.
+    Optional columns the input lacks are added as nulls; a missing required column raises ContractError. Columns
+    that are not canonical are dropped. `date_orders` gives the order each date text column is read in (None or
+    absent: undecided, see `dates`); without it, the orders settings state.
     """
+    if date_orders is None:
+        date_orders = {column: order for (name, column), order in parsing.date_orders.items() if name == table.name}
     schema = frame.collect_schema()
     raw_columns: list[pl.Expr] = []
     raw_dtypes: dict[str, pl.DataType] = {}
@@ -89,16 +101,22 @@ def standardise(frame: pl.LazyFrame, table: Table, parsing: Parsing) -> Standard
             raw_columns.append(pl.lit(None, dtype=raw_dtypes[column.name]).alias(raw_name(column.name)))
 
     prepared: list[pl.Expr] = []
+    helpers: list[pl.Expr] = []
     values: list[pl.Expr] = []
+    ambiguous: dict[str, pl.Expr] = {}  # column -> its ambiguous_name flag
     repaired: dict[str, list[pl.Expr]] = {rule: [] for rule in rules.REPAIRS}
     for column in table.columns:
         column_kind = kind(table, column)
         raw = pl.col(raw_name(column.name))
         helper = pl.col(_prepared_name(column.name))
-        result = _standardise(raw, raw_dtypes[column.name], column_kind, helper, column.name, parsing)
+        how = _How(helper, column.name, parsing, date_orders.get(column.name))
+        result = _standardise(raw, raw_dtypes[column.name], column_kind, how)
         if result.prepared is not None:
             prepared.append(result.prepared.alias(_prepared_name(column.name)))
+        helpers += result.helpers
         values.append(result.value.cast(WORKING_DTYPES[column_kind]).alias(column.name))
+        if result.ambiguous is not None:
+            ambiguous[column.name] = result.ambiguous.fill_null(False).alias(ambiguous_name(column.name))
         if result.repaired is not None:
             repaired[_REPAIR_BY_KIND[column_kind]].append(result.repaired(pl.col(column.name)).fill_null(False))
     flags = [
@@ -109,11 +127,17 @@ def standardise(frame: pl.LazyFrame, table: Table, parsing: Parsing) -> Standard
     standardised = (
         frame.select(raw_columns)
         .with_columns(prepared)
-        .with_columns(values)
+        .with_columns(helpers)
+        .with_columns(*values, *ambiguous.values())
         .with_columns(flags)
-        .select(*table.column_names, *raw_names, *(repair_name(rule) for rule in rules.REPAIRS))
+        .select(
+            *table.column_names,
+            *raw_names,
+            *(repair_name(rule) for rule in rules.REPAIRS),
+            *(ambiguous_name(c) for c in ambiguous),
+        )
     )
-    return Standardised(standardised, raw_dtypes)
+    return Standardised(standardised, raw_dtypes, tuple(ambiguous))
 
 
 def standardised_key(table: Table) -> pl.Expr:
@@ -125,10 +149,19 @@ def _prepared_name(column: str) -> str:
     return f"__prepared__{column}"
 
 
-def _standardise(
-    raw: pl.Expr, dtype: pl.DataType, column_kind: Kind, helper: pl.Expr, name: str, parsing: Parsing
-) -> _Value:
-    """How to standardise one column; `helper` refers to the column holding `_Value.prepared` once computed."""
+@dataclass(frozen=True)
+class _How:
+    """What standardising one column needs besides its values."""
+
+    helper: pl.Expr  # the column holding `_Value.prepared` once computed
+    name: str
+    parsing: Parsing
+    date_order: DateOrder | None  # the order its date text is read in; None: undecided
+
+
+def _standardise(raw: pl.Expr, dtype: pl.DataType, column_kind: Kind, how: _How) -> _Value:
+    """How to standardise one column."""
+    helper, name, parsing = how.helper, how.name, how.parsing
     if dtype == pl.Null():
         return _Value(raw.cast(WORKING_DTYPES[column_kind]))
     text = _text(raw, dtype)
@@ -144,9 +177,9 @@ def _standardise(
             # spelling (Y, 1, yes, True) is a code variant.
             return _Value(mapped(helper, parsing.code_map(name)) == "true", _changed(text), _lower_trimmed(text))
         case Kind.DATE:
-            return _date(raw, dtype, helper, parsing)
+            return _date(raw, dtype, how)
         case Kind.TIMESTAMP:
-            return _timestamp(raw, dtype, helper, parsing)
+            return _timestamp(raw, dtype, how)
         case Kind.INTEGER:
             return _integer(raw, dtype, helper)
         case Kind.FLOAT:
@@ -178,48 +211,27 @@ def _changed(text: pl.Expr) -> Callable[[pl.Expr], pl.Expr]:
     return repaired
 
 
-def _date(raw: pl.Expr, dtype: pl.DataType, helper: pl.Expr, parsing: Parsing) -> _Value:
+def _date(raw: pl.Expr, dtype: pl.DataType, how: _How) -> _Value:
     if dtype == pl.Date():
         return _Value(raw)
     if isinstance(dtype, pl.Datetime):
         return _Value(_naive(raw, dtype).dt.date())
     # A date written as a timestamp keeps its date: the time of day is dropped, and that counts as a repair.
-    readers = [
-        *(partial(_to_date, fmt=fmt) for fmt in parsing.date_formats),
-        *(partial(_timestamp_date, fmt=fmt) for fmt in parsing.timestamp_formats),
-    ]
-    return _Value(_first_read(helper, readers), _not_iso(helper, _ISO_DATE), _text(raw, dtype).str.strip_chars())
+    return _read_text(raw, dtype, how, how.parsing.date_readers, _ISO_DATE)
 
 
-def _timestamp(raw: pl.Expr, dtype: pl.DataType, helper: pl.Expr, parsing: Parsing) -> _Value:
+def _timestamp(raw: pl.Expr, dtype: pl.DataType, how: _How) -> _Value:
     if isinstance(dtype, pl.Datetime):
         return _Value(_naive(raw, dtype).cast(TIMESTAMP))
     if dtype == pl.Date():
         return _Value(raw.cast(TIMESTAMP))
-    readers = [partial(_to_timestamp, fmt=fmt) for fmt in parsing.timestamp_formats]
-    return _Value(_first_read(helper, readers), _not_iso(helper, _ISO_TIMESTAMP), _text(raw, dtype).str.strip_chars())
+    return _read_text(raw, dtype, how, how.parsing.timestamp_readers, _ISO_TIMESTAMP)
 
 
-def _to_date(text: pl.Expr, fmt: str) -> pl.Expr:
-    return text.str.to_date(fmt, strict=False)
-
-
-def _timestamp_date(text: pl.Expr, fmt: str) -> pl.Expr:
-    return _to_timestamp(text, fmt).dt.date()
-
-
-def _first_read(text: pl.Expr, readers: Sequence[Callable[[pl.Expr], pl.Expr]]) -> pl.Expr:
-    """The value of the first reader (format) that reads each text, null when none does.
-
-    The first format reads every row; the others read only the text it left unread (null elsewhere, which a
-    parser skips), because almost every value is in the first format: at 10M timestamps, 0.6 s against 3.2 s
-    for every format on every row.
-    """
-    first = readers[0](text)
-    if len(readers) == 1:
-        return first
-    unread = pl.when(first.is_null()).then(text)
-    return pl.coalesce(first, *(read(unread) for read in readers[1:]))
+def _read_text(raw: pl.Expr, dtype: pl.DataType, how: _How, readers: Readers, iso: str) -> _Value:
+    read = reading(how.helper, readers, how.date_order, f"__reading__{how.name}__")
+    prepared = _text(raw, dtype).str.strip_chars()
+    return _Value(read.value, _not_iso(how.helper, iso), prepared, read.helpers, read.ambiguous)
 
 
 def _not_iso(text: pl.Expr, iso: str) -> Callable[[pl.Expr], pl.Expr]:
@@ -229,12 +241,6 @@ def _not_iso(text: pl.Expr, iso: str) -> Callable[[pl.Expr], pl.Expr]:
         return value.is_not_null() & ~text.str.contains(iso)
 
     return repaired
-
-
-def _to_timestamp(text: pl.Expr, fmt: str) -> pl.Expr:
-    parsed = text.str.to_datetime(fmt, time_unit="us", strict=False)
-    # A format with a UTC offset yields an aware timestamp; Gold timestamps are naive local time.
-    return parsed.dt.replace_time_zone(None) if "%z" in fmt or "%:z" in fmt or "%Z" in fmt else parsed
 
 
 def _naive(raw: pl.Expr, dtype: pl.Datetime) -> pl.Expr:

@@ -2,7 +2,8 @@
 
 Each table gets a dataframely Schema generated from its contract columns: the working dtype, and per-column
 checks named after the rules of `rules`: a required value that is missing (`missing_required`), a value that
-could not be read (`invalid_number`, `unparseable_date`, `unmapped_code`), dates after the run date,
+could not be read (`invalid_number`, `unparseable_date`, `unmapped_code`), a date text that reads as two
+dates (`ambiguous_date`, flagged by standardisation), dates after the run date,
 ranges, the age implied by a birth date, and references to parents that are missing or quarantined. Rules
 across columns (chronology, operative time) are schema rules. `Schema.filter()` then splits the valid rows
 from the failed ones, lazily.
@@ -17,7 +18,7 @@ named `column|check__<rule>` for column checks, `<rule>` for schema rules).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, cast
@@ -31,6 +32,7 @@ from ector.consolidate.columns import (
     QUARANTINED,
     WORKING_DTYPES,
     Kind,
+    ambiguous_name,
     kind,
     raw_name,
     reference_name,
@@ -111,16 +113,19 @@ def table_schema(
     run_date: date,
     checked_parents: set[str],
     passed_through: Sequence[str] = (),
+    ambiguous: Collection[str] = (),
 ) -> TableSchema:
     """The dataframely schema for `table` after standardisation and the reference checks.
 
     `raw_dtypes` are the dtypes the columns were ingested with; `checked_parents` the parent tables present;
-    `passed_through` names working columns the split keeps as they are (row positions, hashes, flags).
+    `passed_through` names working columns the split keeps as they are (row positions, hashes, flags);
+    `ambiguous` the date columns whose text may read as two dates (`Standardised.ambiguous`).
     """
     namespace: dict[str, Any] = {}
     column_checks: dict[tuple[str, str], Check] = {}
     for index, column in enumerate(table.columns):
-        checks = _column_checks(table, column, raw_dtypes[column.name], run_date, checked_parents)
+        flagged = column.name in ambiguous
+        checks = _column_checks(table, column, raw_dtypes[column.name], run_date, checked_parents, flagged=flagged)
         column_checks |= {(column.name, rule): check for rule, (_, check) in checks.items()}
         # Nullable even when required: a required value that is present but unreadable is null once
         # standardised, and it breaks unmapped_code (say), not missing_required, which looks at the ingested
@@ -133,6 +138,8 @@ def table_schema(
             check={rule: valid for rule, (valid, _) in checks.items()} or None,
         )
         namespace[f"raw_{index}"] = dy.Any(alias=raw_name(column.name))
+        if flagged:
+            namespace[f"ambiguous_{index}"] = dy.Any(alias=ambiguous_name(column.name))
     for index, reference in enumerate(table.references):
         namespace[f"reference_{index}"] = dy.String(nullable=True, alias=reference_name(reference.column))
     for index, name in enumerate(passed_through):
@@ -169,9 +176,10 @@ _Rule = tuple[Callable[[pl.Expr], pl.Expr], Check]
 
 
 def _column_checks(
-    table: Table, column: Column, raw_dtype: pl.DataType, run_date: date, checked_parents: set[str]
+    table: Table, column: Column, raw_dtype: pl.DataType, run_date: date, checked_parents: set[str], *, flagged: bool
 ) -> dict[str, _Rule]:
-    """rule -> (expression that is true when the value passes, check) for one column."""
+    """rule -> (expression that is true when the value passes, check) for one column; `flagged`: its date text
+    may be ambiguous, as its ambiguous_name column says."""
     name = column.name
     value = pl.col(name)
     column_kind = kind(table, column)
@@ -192,7 +200,13 @@ def _column_checks(
             readable = readable & value.is_between(low, high)
         # Blank is missing, not unreadable: missing is missing_required's business (or fine when optional).
         passes = readable | ~present
+        if flagged:  # a text that reads as two dates is ambiguous, not unreadable
+            passes = passes | pl.col(ambiguous_name(name))
         checks[parse_rule] = (_constant(passes), Check(parse_rule, _quoted(column, pl.col(raw_name(name)))))
+
+    if flagged:
+        ambiguous = Check(rules.AMBIGUOUS_DATE, _quoted(column, pl.col(raw_name(name))))
+        checks[rules.AMBIGUOUS_DATE] = (_constant(~pl.col(ambiguous_name(name))), ambiguous)
 
     if column_kind in (Kind.DATE, Kind.TIMESTAMP):
         not_future = value <= run_date if column_kind is Kind.DATE else value < _start_of_day(run_date + _DAY)

@@ -22,6 +22,9 @@ ISO_TIMESTAMP: Final = codes.TIMESTAMP_FORMATS[0]
 # Only unmistakably non-ISO formats, so that no reading of "ISO 8601" could count them as already canonical.
 DATE_TEXT_FORMATS: Final = tuple(f for f in codes.DATE_FORMATS if f in ("%d/%m/%Y", "%d-%b-%Y"))
 TIMESTAMP_TEXT_FORMATS: Final = tuple(f for f in codes.TIMESTAMP_FORMATS if f.startswith("%d/%m/%Y"))
+# What a slash date that would read as two dates is written in when nothing beside it says it is day-first.
+NAMED_MONTH_DATE: Final = "%d-%b-%Y"
+NAMED_MONTH_TIMESTAMP: Final = "%d-%b-%Y %H:%M:%S"
 
 GARBAGE_DATES: Final = ("31/02/2021", "2021-13-45", "00/00/0000", "2019-02-30", "45/45/2045", "20211345")
 GARBAGE_TIMESTAMPS: Final = ("2021-02-30 10:00:00", "31/02/2021 08:15", "2021-13-01 25:00:00", "99/99/9999 99:99")
@@ -82,14 +85,27 @@ def code_variants(values: pl.Series, column: str, rng: np.random.Generator) -> p
 
 
 def date_texts(values: pl.Series, rng: np.random.Generator) -> pl.Series:
-    """Returns dates or timestamps written in one of consolidation's non-ISO formats."""
-    formats = TIMESTAMP_TEXT_FORMATS if isinstance(values.dtype, pl.Datetime) else DATE_TEXT_FORMATS
+    """Returns dates or timestamps written in one of consolidation's non-ISO formats, day first.
+
+    A slash text with a day of 12 or less (`05/03/2024`) reads as two dates; consolidation reads it day-first
+    only when its column holds a slash text with a day above 12. The values of one call go into one column, so
+    when none of them is such evidence, those texts are written with the month's name (`05-Mar-2024`) instead:
+    every planted text stays a repair, never an ambiguous date.
+    """
+    timestamps = isinstance(values.dtype, pl.Datetime)
+    formats = TIMESTAMP_TEXT_FORMATS if timestamps else DATE_TEXT_FORMATS
     choice = pl.Series(rng.integers(0, len(formats), len(values)))
     frame = pl.DataFrame({"value": values, "format": choice})
-    expression = pl.col("value").dt.strftime(formats[-1])
-    for index, fmt in enumerate(formats[:-1]):
-        expression = pl.when(pl.col("format") == index).then(pl.col("value").dt.strftime(fmt)).otherwise(expression)
-    return frame.select(expression).to_series()
+    value, fmt = pl.col("value"), pl.col("format")
+    expression = value.dt.strftime(formats[-1])
+    for index, each in enumerate(formats[:-1]):
+        expression = pl.when(fmt == index).then(value.dt.strftime(each)).otherwise(expression)
+    slash = fmt.is_in([i for i, each in enumerate(formats) if each.startswith("%d/%m/")])
+    day, month = value.dt.day(), value.dt.month()
+    ambiguous = slash & (day <= 12) & (day != month)
+    named = value.dt.strftime(NAMED_MONTH_TIMESTAMP if timestamps else NAMED_MONTH_DATE)
+    without_evidence = ~(slash & (day > 12)).any()
+    return frame.select(pl.when(ambiguous & without_evidence).then(named).otherwise(expression)).to_series()
 
 
 def iso_texts(values: pl.Series) -> pl.Series:

@@ -24,6 +24,12 @@ from ector.workflows.mart import OUTCOMES, Availability
 from ector.workflows.order import combined_key
 
 _STRATUM: Final = "__stratum"
+# Expected counts are sums of many fractions. Summed as floats, their last bits depend on the order of the terms,
+# which polars' parallel group-by changes from run to run, so two runs on the same input wrote different files.
+# Each term is taken as a multiple of 2^-64 (exactly so for a term above 2^-11; a smaller one is rounded by at
+# most 2.7e-20) and the terms are summed as 128-bit integers: the exact sum, rounded once to a float, whatever
+# the order of the terms.
+_EXPECTED_SCALE: Final = 2.0**64
 LEVEL: Final = 0.95  # the interval level of rates and O/E ratios (issue #6: "Wilson 95% interval")
 CELL_KEYS: Final = ("unit_id", "procedure_family", "period")
 # Metric columns of an outcome, in output order (long form; the wide form prefixes them with the outcome).
@@ -109,7 +115,7 @@ def outcome_cells(
         aggregations += [
             known.cast(pl.Int64).sum().alias(f"{outcome}__cases"),
             pl.when(known).then(pl.col(outcome).cast(pl.Int64)).sum().alias(f"{outcome}__observed"),
-            pl.when(known).then(risk.cast(pl.Float64)).sum().alias(f"{outcome}__expected"),
+            exact_sum(pl.when(known).then(risk.cast(pl.Float64))).alias(f"{outcome}__expected"),
         ]
     cells = cases.group_by(CELL_KEYS).agg(aggregations)
     method = f"indirect standardisation over {' x '.join(strata)}" if strata else "overall rate (no strata)"
@@ -128,6 +134,11 @@ def outcome_cells(
     )
 
 
+def exact_sum(terms: pl.Expr) -> pl.Expr:
+    """The sum of `terms` (non-negative floats, each taken to a multiple of 2^-64), the same in any order."""
+    return (terms * _EXPECTED_SCALE).round().cast(pl.Int128).sum().cast(pl.Float64) / _EXPECTED_SCALE
+
+
 def outcome_rates(cells: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
     """Return per `keys` and outcome: the METRICS columns and expected_method, from collected cells.
 
@@ -141,7 +152,7 @@ def outcome_rates(cells: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
         .agg(
             events=pl.col("observed").sum(),
             cases=pl.col("cases").sum(),
-            expected=pl.col("expected").sum(),
+            expected=exact_sum(pl.col("expected")),
             expected_method=pl.col("expected_method").first(),
         )
         .join(crude, on="outcome", how="left")
