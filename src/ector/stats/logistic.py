@@ -102,7 +102,9 @@ def _without_aliased(factors: tuple[Factor, ...], levels: Levels, rows: int) -> 
     """Return `factors` with each level whose indicator adds nothing to the rank of the columns before it moved
     from `levels` to `aliased` (columns taken in design order, the intercept first); `rows` patterns."""
     design = design_matrix(factors, levels, rows)
-    if rows == 0 or np.linalg.matrix_rank(design) == design.shape[1]:
+    # The rank of X is that of its small Gram matrix X^T X (columns x columns): cheap at any number of patterns.
+    gram = design.T @ design
+    if rows == 0 or np.linalg.matrix_rank(gram) == design.shape[1]:
         return factors
     kept_columns = [0]
     index = 1
@@ -110,8 +112,8 @@ def _without_aliased(factors: tuple[Factor, ...], levels: Levels, rows: int) -> 
     for factor in factors:
         kept, aliased = [], []
         for level in factor.levels:
-            trial = design[:, [*kept_columns, index]]
-            if np.linalg.matrix_rank(trial) > len(kept_columns):
+            trial = [*kept_columns, index]
+            if np.linalg.matrix_rank(gram[np.ix_(trial, trial)]) > len(kept_columns):
                 kept_columns.append(index)
                 kept.append(level)
             else:
