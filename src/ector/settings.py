@@ -45,6 +45,10 @@ Period = Literal["month", "quarter", "year"]
 Audience = Literal["internal", "external"]
 FunnelMethod = Literal["exact", "approximate"]
 DateOrder = Literal["day_first", "month_first"]
+RiskModel = Literal["logistic", "strata"]
+# What a risk model may not adjust for: the units compared (surgeon, site, and what names them) and the approach,
+# a choice of the surgeon's; and what identifies a case or a patient.
+REFUSED_RISK_FACTORS: Final = ("surgeon_id", "site_id", "site_name", "approach", "case_id", "patient_id")
 
 
 class _Section(BaseModel):
@@ -194,6 +198,19 @@ class AnalysisSettings(_Section):
         default_factory=lambda: ["procedure_family", "asa_class", "age_band", "urgency"],
         description="strata of indirect standardisation when no predicted risk is given",
     )
+    risk_model: RiskModel = Field(
+        "logistic",
+        description="expected risk where none is supplied: logistic (a model fitted on risk_factors, strata when "
+        "too few events) | strata (indirect standardisation over risk_strata)",
+    )
+    risk_factors: list[str] = Field(
+        default_factory=lambda: ["age_band", "sex", "asa_class", "urgency", "procedure_family"],
+        description="case-mart columns of the logistic risk model, each a categorical factor (never the surgeon, "
+        "the site or the approach)",
+    )
+    min_events_per_parameter: float = Field(
+        10, gt=0, description="fewer events (or non-events) per model parameter: that outcome falls back to strata"
+    )
     funnel_limits: list[float] = Field(
         default_factory=lambda: [0.95, 0.998], description="funnel control limits (two-sided coverage)"
     )
@@ -205,6 +222,19 @@ class AnalysisSettings(_Section):
     overdispersion: bool = Field(False, description="widen funnel limits for overdispersion (tau2)")
     min_cases: int = Field(10, ge=1, description="units with fewer cases are listed but never flagged")
     cusum: CusumSettings = Field(default_factory=CusumSettings)
+
+    @field_validator("risk_factors")
+    @classmethod
+    def _factors_are_patient_factors(cls, value: list[str]) -> list[str]:
+        refused = [f for f in value if f in REFUSED_RISK_FACTORS]
+        if refused:
+            raise ValueError(
+                f"{refused[0]} cannot be a risk factor: the surgeon, the site and the approach are what is compared"
+                " (patient factors only, e.g. age_band, sex, asa_class, urgency, procedure_family)"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("lists a column twice: list each risk factor once")
+        return value
 
     @field_validator("funnel_limits")
     @classmethod

@@ -167,3 +167,16 @@ def test_other_surgeons_operate_at_a_steady_pace(clean_demo: Demo) -> None:
             ratios.append(minutes[:10].mean() / minutes[40:60].mean())
     assert len(ratios) >= 10
     assert 0.93 < float(np.mean(ratios)) < 1.07
+
+
+def test_truth_records_the_generating_odds_ratios_of_each_factor() -> None:
+    from ector.demo import model
+    from ector.demo.truth import true_odds_ratios
+
+    odds = true_odds_ratios(model.MORTALITY_MODEL, {f.name: f.mortality_intercept for f in model.FAMILIES})
+    assert odds["asa_class"]["2"] == 1.0 and odds["asa_class"]["4"] == pytest.approx(math.exp(2 * 0.75))
+    assert odds["urgency"]["emergency"] == pytest.approx(math.exp(1.3))
+    assert odds["age_per_decade"] == pytest.approx(math.exp(0.55))
+    assert set(odds["sex"].values()) == {1.0}
+    # cabg against cholecystectomy (the first family): exp(-5.1 - (-6.9)).
+    assert odds["procedure_family"]["cabg"] == pytest.approx(math.exp(1.8))

@@ -72,6 +72,7 @@ def test_report_opens_in_a_browser_without_console_messages_and_is_not_blank(
     assert _console_messages(shot.stderr) == []
     assert _console_messages(dom.stderr) == []
     assert 'id="surgeons"' in dom.stdout and "<figure" in dom.stdout
+    assert 'id="case-mix-models"' in dom.stdout and "Calibration plot of" in dom.stdout
     pixels = np.asarray(Image.open(screenshot).convert("RGB"))
     assert pixels.shape[:2] == (2000, 1280)
     colours = np.unique(pixels.reshape(-1, 3), axis=0)

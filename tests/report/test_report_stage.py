@@ -285,3 +285,26 @@ def test_report_out_over_the_current_folder_or_the_work_directory_is_refused_eve
     assert result.exit_code == EXIT_USAGE, result.output
     assert result.stderr.startswith(f"Error: --out {out} holds "), result.stderr
     assert _files(tmp_path) == before
+
+
+def test_case_mix_models_section_shows_discrimination_calibration_and_odds_ratios(
+    internal_report: Path, views_workdir: Path
+) -> None:
+    import polars as pl
+
+    models = pl.read_parquet(views_workdir / "transform" / "risk_models.parquet")
+    summary = models.filter(pl.col("term").is_null(), outcome="complication_major", model="logistic").row(0, named=True)
+    table = (internal_report / "tables" / "risk-models.html").read_text(encoding="utf-8")
+    c = f"{summary['c_statistic']:.3f}"
+    assert c in table  # the c-statistic of the fitted model, with its interval
+    assert f"{summary['c_statistic_lower']:.3f}" in table
+    ratios = (internal_report / "tables" / "odds-ratios-complication_major.html").read_text(encoding="utf-8")
+    assert "1.00 (reference)" in ratios and ">III<" in ratios  # ASA classes as numerals, never bare digits
+    assert (internal_report / "figures" / "calibration-complication_major.svg").is_file()
+    index = (internal_report / "index.html").read_text(encoding="utf-8")
+    assert 'id="case-mix-models"' in index
+    # Methods says which model gives each outcome's expected events.
+    methods = index[index.index('id="methods"') :]
+    assert "major complication (Clavien-Dindo ≥ IIIa): logistic regression." in methods
+    # Too few deaths in this mart for the model's parameters: the fallback is stated.
+    assert "death: indirect standardisation (stratum rates), as the logistic model would have too few" in methods

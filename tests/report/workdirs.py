@@ -16,7 +16,9 @@ import polars as pl
 
 from ector.chain import stage
 from ector.runner import run_stage
-from ector.settings import Settings, load_settings
+from ector.settings import AnalysisSettings, Settings, load_settings
+from ector.transform.mart import EXPECTED
+from ector.transform.risk_models import fit_risk_models, pattern_columns, pattern_counts, supplied_counts
 
 SURGEON_IDS = [f"S7{i:02d}" for i in range(1, 13)]
 SURGEON_NAMES = {s: f"Dr {n} Quillfeather" for s, n in zip(SURGEON_IDS, "ABCDEFGHIJKL", strict=True)}
@@ -122,7 +124,9 @@ def build_workdir(
 ) -> Path:
     """Write the mart, the consolidation outputs the report reads, and run the given workflow views."""
     (workdir / "transform").mkdir(parents=True, exist_ok=True)
-    (case_mart() if mart is None else mart).write_parquet(workdir / "transform" / "cases.parquet")
+    mart = case_mart() if mart is None else mart
+    mart.write_parquet(workdir / "transform" / "cases.parquet")
+    write_risk_models(workdir, mart)
     if with_consolidation:
         (workdir / "consolidate").mkdir(exist_ok=True)
         consolidation_summary().write_parquet(workdir / "consolidate" / "summary.parquet")
@@ -133,6 +137,23 @@ def build_workdir(
     for view in views:
         run_stage(stage(f"workflow/{view}"), settings)
     return workdir
+
+
+def write_risk_models(workdir: Path, mart: pl.DataFrame, analysis: AnalysisSettings | None = None) -> None:
+    """Write transform/risk_models.parquet and risk_calibration.parquet of `mart` as the transform would."""
+    analysis = analysis or AnalysisSettings()
+    names = set(mart.columns)
+    factors = [f for f in analysis.risk_factors if f in names]
+    strata = [s for s in analysis.risk_strata if s in names]
+    analysis = analysis.model_copy(update={"risk_factors": factors, "risk_strata": strata})
+    wanted = {n: spec for n, spec in EXPECTED.items() if n in names and spec[0] in names}
+    wanted = {n: (o, g if g in names else None) for n, (o, g) in wanted.items()}
+    lazy = mart.lazy()
+    patterns = pattern_counts(lazy, [o for o, _ in wanted.values()], pattern_columns(analysis)).collect()
+    supplied = {n: supplied_counts(lazy, o, g).collect() for n, (o, g) in wanted.items() if g is not None}
+    models = fit_risk_models(patterns, wanted, analysis, supplied)
+    models.models.write_parquet(workdir / "transform" / "risk_models.parquet")
+    models.calibration.write_parquet(workdir / "transform" / "risk_calibration.parquet")
 
 
 def demo_period() -> tuple[date, date]:

@@ -32,7 +32,7 @@ from ector.transform import MART_SCHEMA, case_mart
 )
 def test_mart_agrees_with_duckdb_row_by_row(seed: int, window: int, strata: list[str]) -> None:
     tables = synthetic_gold(4000, seed=seed)
-    analysis = AnalysisSettings(outcome_window_days=window, risk_strata=strata)
+    analysis = AnalysisSettings(outcome_window_days=window, risk_strata=strata, risk_model="strata")
     ours = case_mart({name: frame.lazy() for name, frame in tables.items()}, analysis).plan.collect()
     reference = duckdb_mart(tables, window, strata)
 
@@ -52,8 +52,11 @@ def test_synthetic_input_exercises_every_outcome() -> None:
     assert (ours["surgery_date"].dt.month() == 12).any()
 
 
-def test_demo_mart_agrees_with_duckdb(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+def test_demo_mart_agrees_with_duckdb(
+    cli: Callable[..., CliResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The whole chain on demo data: ector demo, ingest, consolidate, transform; DuckDB over consolidate/."""
+    monkeypatch.setenv("ECTOR_ANALYSIS__RISK_MODEL", "strata")  # the reference computes stratum rates
     work = str(tmp_path / "work")
     gold = str(tmp_path / "gold.sqlite")
     for args in (
@@ -65,7 +68,7 @@ def test_demo_mart_agrees_with_duckdb(cli: Callable[..., CliResult], tmp_path: P
         result = cli(*args)
         assert result.exit_code == 0, result.output
     ours = pl.read_parquet(tmp_path / "work" / "transform" / "cases.parquet")
-    analysis = AnalysisSettings()
+    analysis = AnalysisSettings(risk_model="strata")  # the reference computes stratum rates
     with duckdb.connect() as db:
         register_parquet(db, tmp_path / "work" / "consolidate")
         reference = db.sql(reference_sql(analysis.outcome_window_days, analysis.risk_strata)).pl()

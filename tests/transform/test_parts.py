@@ -80,6 +80,8 @@ def test_no_scratch_file_is_left_and_nothing_else_is_published(tmp_path: Path) -
         ".lock",
         "manifest.json",
         "transform/cases.parquet",
+        "transform/risk_calibration.parquet",
+        "transform/risk_models.parquet",
     ]
 
 

@@ -49,7 +49,12 @@ def test_stage_writes_the_sorted_mart_and_records_inputs(tmp_path: Path) -> None
     entry = _manifest(settings)
     assert entry["absent_tables"] == []
     assert entry["unavailable_outcomes"] == []
-    assert entry["outputs"] == {"transform/cases.parquet": {"rows": result.height}}
+    assert entry["outputs"]["transform/cases.parquet"] == {"rows": result.height}
+    assert set(entry["outputs"]) == {f"transform/{t}.parquet" for t in ("cases", "risk_models", "risk_calibration")}
+    assert entry["risk_models"] == {"mortality_30d": ["supplied", "logistic"], "complication_major": ["logistic"]}
+    models = pl.read_parquet(settings.workdir / "transform" / "risk_models.parquet")
+    assert set(models.filter(pl.col("term").is_null())["model"]) == {"supplied", "logistic"}
+    assert pl.read_parquet(settings.workdir / "transform" / "risk_calibration.parquet").height == 30
 
 
 def test_absent_tables_are_recorded_and_their_outcomes_null(tmp_path: Path) -> None:

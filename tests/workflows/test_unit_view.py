@@ -125,13 +125,32 @@ def test_expected_counts_agree_with_the_stats_package(strata: list[str]) -> None
         asa_class=pl.when(pl.col("case_id").str.ends_with("7")).then(None).otherwise(pl.col("asa_class")),
         readmission_30d=pl.when(pl.col("case_id").str.ends_with("3")).then(None).otherwise(pl.col("readmission_30d")),
     )
-    outcomes = surgeon_view(mart.lazy(), AnalysisSettings(risk_strata=strata))["outcomes"].lazy().collect()
+    analysis = AnalysisSettings(risk_strata=strata, risk_model="strata")
+    outcomes = surgeon_view(mart.lazy(), analysis)["outcomes"].lazy().collect()
     for outcome in ("readmission_30d", "conversion", "mortality_30d"):
         reference = expected_by_strata(mart, unit="surgeon_id", outcome=outcome, strata=strata).collect()
         mine = outcomes.filter(scope="overall", outcome=outcome).sort("unit_id")
         assert mine["cases"].to_list() == reference["cases"].to_list()
         assert mine["events"].to_list() == reference["observed"].to_list()
         assert mine["expected"].to_list() == pytest.approx(reference["expected"].to_list(), rel=1e-12)
+
+
+def test_under_the_logistic_model_expected_counts_are_sums_of_the_marts_expected_risks() -> None:
+    # The mart's expected columns are the transform's risk models; the view only adds them up.
+    mart = make_mart(seed=9).with_columns(
+        expected_complication_major=pl.col("expected_complication_major") * 0.9 + 0.001,
+        expected_mortality_30d=pl.col("expected_mortality_30d") * 1.1,
+    )
+    tables = surgeon_view(mart.lazy(), AnalysisSettings(risk_model="logistic"))
+    outcomes = tables["outcomes"].lazy().collect().filter(scope="overall")
+    for outcome in ("complication_major", "mortality_30d"):
+        known = mart.filter(pl.col(outcome).is_not_null())
+        reference = known.group_by("surgeon_id").agg(pl.col(f"expected_{outcome}").sum()).sort("surgeon_id")
+        mine = outcomes.filter(outcome=outcome).sort("unit_id")
+        assert mine["expected"].to_list() == pytest.approx(reference[f"expected_{outcome}"].to_list(), rel=1e-12)
+        assert "risk model" in mine["expected_method"][0]
+    readmission = outcomes.filter(outcome="readmission_30d")["expected_method"][0]
+    assert readmission.startswith("indirect standardisation")
 
 
 def test_expected_from_predicted_risk_agrees_with_the_stats_package() -> None:
@@ -193,7 +212,7 @@ def test_an_all_null_outcome_is_not_available_rather_than_zero() -> None:
 def test_views_run_without_patients_surgeons_sites_complications_and_encounters() -> None:
     absent = ["patients", "surgeons", "sites", "complications", "encounters"]
     mart = make_mart(seed=7, absent=absent)
-    tables = surgeon_view(mart.lazy(), AnalysisSettings())
+    tables = surgeon_view(mart.lazy(), AnalysisSettings(risk_model="strata"))
     summary = tables["summary"].lazy().collect()
     assert summary["specialty"].null_count() == summary.height
     availability = tables["availability"].lazy().collect()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ector.consolidate import rules
-from ector.contract import APPROACHES, TABLE_NAMES, TABLES
+from ector.contract import APPROACHES, SEXES, TABLE_NAMES, TABLES
 from ector.demo import model
 from ector.demo.dirt import QUARANTINE_RULES, DirtTally, text_columns
 from ector.demo.world import World
@@ -67,6 +68,30 @@ def expected_counts(tally: DirtTally, name: str) -> dict[str, Any]:
     }
 
 
+def true_odds_ratios(risk_model: model.RiskModel, intercepts: dict[str, float]) -> dict[str, Any]:
+    """Returns the odds ratios of the generating model, factor by factor, each level against the level given 1.
+
+    What a fitted model's odds ratios estimate (after division by the truth at the fit's reference level). Age
+    enters the generating model linearly: its odds ratio is per decade (a band's is that to the power of its mean
+    age's distance in decades). Sex has no effect. The planted surgeon and site effects are not patient factors
+    and are left out, as a risk model leaves them out.
+    """
+    first = model.FAMILY_NAMES[0]
+    return {
+        "age_per_decade": math.exp(risk_model.age_per_decade),
+        "asa_class": {
+            str(asa): math.exp(risk_model.asa_per_class * (asa - risk_model.reference_asa)) for asa in range(1, 6)
+        },
+        "urgency": {
+            "elective": 1.0,
+            "urgent": math.exp(risk_model.urgent),
+            "emergency": math.exp(risk_model.emergency),
+        },
+        "sex": dict.fromkeys(SEXES, 1.0),
+        "procedure_family": {name: math.exp(value - intercepts[first]) for name, value in intercepts.items()},
+    }
+
+
 def _parameters(world: World) -> dict[str, Any]:
     return {
         "sites": len(world.sites.ids),
@@ -79,6 +104,14 @@ def _parameters(world: World) -> dict[str, Any]:
             {f.name: f.major_intercept for f in model.FAMILIES}
         )
         | {"planted_surgeon_term": "+ log(complication_odds_ratio)"},
+        "true_odds_ratios": {
+            "mortality_30d": true_odds_ratios(
+                model.MORTALITY_MODEL, {f.name: f.mortality_intercept for f in model.FAMILIES}
+            ),
+            "complication_major": true_odds_ratios(
+                model.MAJOR_COMPLICATION_MODEL, {f.name: f.major_intercept for f in model.FAMILIES}
+            ),
+        },
         "learning_curve": {
             "formula": "operative minutes x (1 + excess * exp(-(surgeon_case_seq - 1) / scale_cases))",
             "excess": model.LEARNING_CURVE_EXCESS,

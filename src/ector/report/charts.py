@@ -246,7 +246,27 @@ def case_mix_chart(mix: pl.DataFrame, order: Sequence[str], *, title: str, capti
     return plot
 
 
+def calibration_chart(points: pl.DataFrame, *, title: str, caption: str) -> ggplot:
+    """Return a calibration plot: observed against expected rate by tenth of predicted risk, one colour per model,
+    with the diagonal of perfect calibration."""
+    top = float(points.select(pl.max_horizontal(pl.col("expected").max(), pl.col("observed").max())).item() or 0)
+    top = max(top * 1.05, 1e-3)
+    plot: ggplot = p9.ggplot(_pandas(points), p9.aes("expected", "observed", colour="model"))
+    plot += [
+        p9.geom_abline(intercept=0, slope=1, linetype="dashed", colour="#555555"),
+        p9.geom_line(size=0.5, alpha=0.7),
+        p9.geom_point(size=2),
+        p9.scale_x_continuous(labels=_percent_labels, limits=(0, top)),
+        p9.scale_y_continuous(labels=_percent_labels, limits=(0, top)),
+        p9.scale_colour_manual(values=["#2166ac", "#b2182b", "#1b7837"]),
+        p9.labs(title=title, x="expected (mean predicted risk)", y="observed rate", caption=caption),
+        _theme(5.5, 4.6),
+    ]
+    return plot
+
+
 BUILDERS: Final[dict[str, Callable[..., ggplot]]] = {
+    "calibration": calibration_chart,
     "funnel": funnel_chart,
     "learning": learning_chart,
     "cusum": cusum_chart,

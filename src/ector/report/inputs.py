@@ -39,6 +39,8 @@ class ReportInputs:
     views: dict[str, ViewData | None]
     consolidation: pl.DataFrame | None
     surgeon_names: pl.DataFrame | None  # surgeon_id, surgeon_name: internal reports only
+    risk_models: pl.DataFrame | None = None  # transform/risk_models.parquet
+    risk_calibration: pl.DataFrame | None = None  # transform/risk_calibration.parquet
 
     def view(self, name: str) -> ViewData | None:
         return self.views.get(name)
@@ -48,7 +50,8 @@ def read_inputs(
     frames: Mapping[str, pl.LazyFrame], manifest: dict[str, Any], out: Materialiser, *, with_names: bool
 ) -> ReportInputs:
     """Return the report's inputs from the work directory's tables present (`frames`, by input name: `view/table`,
-    `consolidation`, `surgeons`), collected (per-unit tables) or scanned (per-case series).
+    `consolidation`, `surgeons`, `risk_models`, `risk_calibration`), collected (per-unit tables) or scanned
+    (per-case series).
 
     Raises MissingInputError naming `ector workflow surgeon` (and the other views) when no view has been run.
     A view that has not been run is None: its section says so.
@@ -68,8 +71,9 @@ def read_inputs(
         if (view, "outcomes") in plans:
             plans[(view, "outcomes")] = _expected_methods(plans[(view, "outcomes")])
     extra: dict[str, pl.LazyFrame] = {}
-    if "consolidation" in frames:
-        extra["consolidation"] = frames["consolidation"]
+    for name in ("consolidation", "risk_models", "risk_calibration"):
+        if name in frames:
+            extra[name] = frames[name]
     if with_names and "surgeons" in frames:
         surgeons = frames["surgeons"]
         if {"surgeon_id", "surgeon_name"} <= set(surgeons.collect_schema().names()):
@@ -85,6 +89,8 @@ def read_inputs(
         views=views,
         consolidation=collected.get(("", "consolidation")),
         surgeon_names=collected.get(("", "names")),
+        risk_models=collected.get(("", "risk_models")),
+        risk_calibration=collected.get(("", "risk_calibration")),
     )
 
 

@@ -17,6 +17,7 @@ from ector.errors import redact
 from ector.report.disclosure import Disclosure
 from ector.report.formats import outcome_label
 from ector.report.inputs import ReportInputs, ViewData
+from ector.report.models_section import model_choice_notes
 from ector.report.page import Facts, NotAvailable, Prose, Section, TableBlock
 from ector.report.prepare import availability_notes, cohort_table, headline_table
 from ector.report.quality import missing_table, reconciliation_table, rules_table
@@ -206,9 +207,17 @@ def methods_section(inputs: ReportInputs, disclosure: Disclosure, settings: Sett
         Prose(
             "Rates are shown with their numerator and denominator (n/N) and a Wilson score 95% interval. "
             "O/E is observed over expected events with an exact Poisson 95% interval; expected events come from "
-            "each case's predicted risk where the Gold layer gives one, otherwise from indirect standardisation "
-            f"over {' x '.join(analysis.risk_strata)}."
+            "each case's predicted risk where the Gold layer gives one, otherwise "
+            + (
+                f"from a logistic regression on {', '.join(analysis.risk_factors)} fitted on the case mart (major "
+                "complications and mortality; indirect standardisation over "
+                f"{' x '.join(analysis.risk_strata)} for the other outcomes, and where the model has fewer than "
+                f"{analysis.min_events_per_parameter:g} events per parameter)."
+                if analysis.risk_model == "logistic"
+                else f"from indirect standardisation over {' x '.join(analysis.risk_strata)}."
+            )
         ),
+        *(Prose(f"Expected events of {note[0].lower()}{note[1:]}") for note in model_choice_notes(inputs.risk_models)),
         Prose(
             f"Funnel plots (Spiegelhalter 2005) compare each unit with the overall target within {inner} and {outer} "
             "control limits: exact Poisson limits around 1 for O/E, arcsine limits for crude proportions. A unit is "
@@ -302,5 +311,5 @@ def _expected_methods(inputs: ReportInputs) -> pl.DataFrame:
 
 def ordered(sections: Sequence[Section]) -> list[Section]:
     """Return the sections in report order (Overview first, Methods last)."""
-    order = ["overview", "data-quality", "patients", "surgeons", "sites", "methods"]
+    order = ["overview", "data-quality", "patients", "surgeons", "sites", "case-mix-models", "methods"]
     return sorted(sections, key=lambda s: order.index(s.id) if s.id in order else len(order))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ector.consolidate.stage import STAGE as CONSOLIDATE
 from ector.report.reads import SERIES_TABLES, VIEW_TABLES
 from ector.stage import Input, Option, Stage
+from ector.transform.stage import STAGE as TRANSFORM
 from ector.workflows.stage import STAGES as VIEW_STAGES
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ def build_sections(inputs: ReportInputs, disclosure: Disclosure, settings: Setti
     """Return the report's sections in order (charts described, not yet drawn)."""
     # Imported here: the builders and great-tables take 0.17 s to import, and the stage starts the figure
     # workers before this.
+    from ector.report.models_section import models_section
     from ector.report.sections import data_quality_section, methods_section, overview_section, patients_section
     from ector.report.signals_section import signals_section
     from ector.report.unit_sections import sites_section, surgeons_section
@@ -100,6 +102,7 @@ def build_sections(inputs: ReportInputs, disclosure: Disclosure, settings: Setti
         patients_section(inputs, disclosure),
         surgeons_section(inputs, disclosure, settings),
         sites_section(inputs, disclosure, settings),
+        models_section(inputs, disclosure),
         methods_section(inputs, disclosure, settings),
     ]
 
@@ -122,7 +125,8 @@ def _check_no_identifiers(inputs: ReportInputs, highlighted: list[str], texts: l
 
 
 def _inputs() -> dict[str, Input]:
-    """The tables the report reads, by name: `<view>/<table>` of each view, and two of consolidation's."""
+    """The tables the report reads, by name: `<view>/<table>` of each view, two of consolidation's and the risk
+    models of the transform."""
     views = {stage.name.removeprefix("workflow/"): stage for stage in VIEW_STAGES}
     inputs = {
         f"{view}/{table}": Input(views[view].output(table), views[view].name, optional=True)
@@ -131,6 +135,8 @@ def _inputs() -> dict[str, Input]:
     }
     inputs["consolidation"] = Input(CONSOLIDATE.output("summary"), CONSOLIDATE.name, optional=True)
     inputs["surgeons"] = Input(CONSOLIDATE.output("surgeons"), CONSOLIDATE.name, optional=True)
+    for table in ("risk_models", "risk_calibration"):
+        inputs[table] = Input(TRANSFORM.output(table), TRANSFORM.name, optional=True)
     return inputs
 
 

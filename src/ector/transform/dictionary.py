@@ -150,15 +150,18 @@ MART_COLUMNS: Final[tuple[MartColumn, ...]] = (
     MartColumn(
         "expected_mortality_30d",
         pl.Float64(),
-        "predicted_mortality when given, else the case's stratum rate of mortality_30d over analysis.risk_strata "
-        "(a null stratum value is a level of its own), computed on the whole mart before --where/--since/--until",
+        "predicted_mortality when given, else the case's risk of mortality_30d from the mart's risk model "
+        "(analysis.risk_model: logistic, fitted on analysis.risk_factors, a null factor value being the level "
+        "unknown; or strata, and logistic with too few events: the stratum rate over analysis.risk_strata, a null "
+        "stratum value a level of its own), fitted on the whole mart before --where/--since/--until; the model is "
+        "described in transform/risk_models.parquet",
         ("patients",),
         outcome=True,
     ),
     MartColumn(
         "expected_complication_major",
         pl.Float64(),
-        "the case's stratum rate of complication_major over analysis.risk_strata, computed like expected_mortality_30d",
+        "the case's risk of complication_major from the mart's risk model, computed like expected_mortality_30d",
         ("complications",),
         outcome=True,
     ),

@@ -18,9 +18,17 @@ from ector.errors import InputError, MissingInputError
 from ector.materialise import InMemory, Materialiser
 from ector.settings import AnalysisSettings
 from ector.transform import derive, outcomes
-from ector.transform.dictionary import MART_COLUMN_NAMES, unavailable_columns
+from ector.transform.dictionary import MART_COLUMN_NAMES, MART_COLUMNS, unavailable_columns
 from ector.transform.enrich import enrich
-from ector.transform.risk import check_strata, stratum_rates, with_expected
+from ector.transform.risk import check_strata, with_expected
+from ector.transform.risk_models import (
+    RiskModels,
+    check_factors,
+    fit_risk_models,
+    pattern_columns,
+    pattern_counts,
+    supplied_counts,
+)
 from ector.transform.schema import CaseMart
 
 MART_SORT: tuple[str, str] = ("surgery_start", "case_id")
@@ -34,10 +42,11 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
 
 @dataclass(frozen=True)
 class MartPlan:
-    """The case mart's plan, and how many parts it was built in."""
+    """The case mart's plan, how many parts it was built in, and the risk models of its expected columns."""
 
     plan: pl.LazyFrame
     parts: int
+    risk_models: RiskModels
 
 
 def case_mart(
@@ -50,14 +59,15 @@ def case_mart(
     """Return the case mart of consolidated `tables` (cases mandatory, the others optional), built in parts of
     about `part_cases` cases written through `out`.
 
-    Outcomes needing an absent table are null for every case (see `unavailable_outcomes`). Expected rates are
-    stratum rates over the whole mart, so filtering the returned plan afterwards does not change them.
-    MissingInputError without cases, ConfigError for a risk stratum that is not a mart column.
+    Outcomes needing an absent table are null for every case (see `unavailable_outcomes`). Expected rates come
+    from the risk models of the whole mart (`risk_models`: fitted, or stratum rates), so filtering the returned
+    plan afterwards does not change them. MissingInputError without cases, ConfigError for a risk stratum or
+    factor that is not a mart column, or a refused factor.
     """
     from ector.transform.parts import earlier_cases, part_plan, parts_of, surgery_days
 
     out = out or InMemory()
-    strata = check_mart_inputs(tables, analysis)
+    check_mart_inputs(tables, analysis)
     window = analysis.outcome_window_days
     cases = tables["cases"].with_columns(derive.surgery_date())
     days = out.collect(surgery_days(cases, part_cases))
@@ -66,21 +76,31 @@ def case_mart(
     mart = out.spill_in_turn("part", (part_plan(tables, part, earlier, window) for part in parts))
     unavailable = unavailable_columns(present_tables(tables))
     wanted = {name: spec for name, spec in EXPECTED.items() if name not in unavailable}
-    # The stratum rates are collected first (one pass over the parts), so the last pass streams.
-    collected = out.collect_all([stratum_rates(mart, outcome, strata) for outcome, _ in wanted.values()])
-    rates = dict(zip(wanted, collected, strict=True))
+    # The counts the models are fitted on are collected first (one pass over the parts), so the last pass streams.
+    supplied = {name: (outcome, given) for name, (outcome, given) in wanted.items() if given is not None}
+    collected = out.collect_all(
+        [
+            pattern_counts(mart, [outcome for outcome, _ in wanted.values()], pattern_columns(analysis)),
+            *(supplied_counts(mart, outcome, given) for outcome, given in supplied.values()),
+        ]
+    )
+    models = fit_risk_models(collected[0], wanted, analysis, dict(zip(supplied, collected[1:], strict=True)))
     for name, (outcome, given) in EXPECTED.items():
         if name in unavailable:
             mart = mart.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
         else:
-            mart = with_expected(mart, outcome, strata, name=name, given=given, rates=rates[name])
-    return MartPlan(in_mart_order(mart), len(parts))
+            rates = models.expected[name]
+            mart = with_expected(mart, outcome, rates.keys, name=name, given=given, rates=rates.rates)
+    return MartPlan(in_mart_order(mart), len(parts), models)
 
 
 def check_mart_inputs(tables: Mapping[str, pl.LazyFrame], analysis: AnalysisSettings) -> list[str]:
-    """Return the risk strata; MissingInputError without cases, ConfigError for a stratum not in the mart."""
+    """Return the risk strata; MissingInputError without cases, ConfigError for a stratum or factor not in the
+    mart, or a refused factor."""
     if "cases" not in tables:
         raise MissingInputError("the case mart needs the cases table", "run `ector consolidate` first")
+    outcomes = [c.name for c in MART_COLUMNS if c.outcome]
+    check_factors(analysis.risk_factors, MART_COLUMN_NAMES, outcomes)
     return check_strata(analysis.risk_strata, MART_COLUMN_NAMES)
 
 

@@ -1,8 +1,10 @@
-"""The transform stage: consolidate/<table>.parquet -> transform/cases.parquet (the case mart).
+"""The transform stage: consolidate/<table>.parquet -> transform/cases.parquet (the case mart), with the risk
+models of its expected columns (transform/risk_models.parquet, transform/risk_calibration.parquet).
 
 The body reads whichever consolidated tables exist (cases is mandatory), builds the mart part by part
 (`mart.case_mart`), applies the row selection (--where, --since, --until) and sinks it. Outcomes that cannot
-be had for lack of a table are recorded in the manifest as `unavailable_outcomes`.
+be had for lack of a table are recorded in the manifest as `unavailable_outcomes`, and the model that gives
+each expected column as `risk_models`. The models are fitted on the whole mart, before the selection.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 def _transform(run: StageRun) -> None:
     """Build the case mart of the consolidated tables, filtered by --where/--since/--until, and sink it."""
+    import polars as pl
     from polars.exceptions import PolarsError
 
     from ector.transform.filters import check_selection, select_cases, where_failed
@@ -44,8 +47,17 @@ def _transform(run: StageRun) -> None:
         part_cases=run.settings.mart_part_cases,
     )
     run.facts["mart_parts"] = mart.parts
+    models = mart.risk_models.models
+    used = models.filter(pl.col("term").is_null() & pl.col("used"))
+    run.facts["risk_models"] = {o: used.filter(pl.col("outcome") == o)["model"].to_list() for o in used["outcome"]}
     try:
-        run.sink({"cases": select_cases(mart.plan, where=where, since=since, until=until)})
+        run.sink(
+            {
+                "cases": select_cases(mart.plan, where=where, since=since, until=until),
+                "risk_models": models.lazy(),
+                "risk_calibration": mart.risk_models.calibration.lazy(),
+            }
+        )
     except PolarsError as exc:
         refused = where_failed(exc, where) if where is not None else None
         if refused is not None:
@@ -66,7 +78,7 @@ STAGE = Stage(
     example="ector transform -o - --where \"approach = 'robotic'\" | ector workflow surgeon -i - -o - --format csv",
     sections=("analysis",),
     inputs={name: Input(CONSOLIDATE.output(name), CONSOLIDATE.name, optional=name != "cases") for name in TABLE_NAMES},
-    outputs=("cases",),
+    outputs=("cases", "risk_models", "risk_calibration"),
     options=(
         Option("where", ("--where",), "SQL condition over mart columns"),
         Option("since", ("--since",), "first surgery date", kind=datetime, formats=_DATE),

@@ -18,6 +18,7 @@ from typing import Final
 
 import polars as pl
 
+from ector.settings import RiskModel
 from ector.stats.intervals import poisson_ratio_bounds, wilson_bounds, z_for_level
 from ector.stats.standardisation import risk_adjusted_rate
 from ector.workflows.mart import OUTCOMES, Availability
@@ -45,7 +46,17 @@ METRICS: Final = (
     "oe_upper",
     "risk_adjusted_rate",
 )
-RATE_METRICS: Final = METRICS[:5]  # what the patient view and trends show: no expected counts there
+RATE_METRICS: Final = METRICS[:5]
+# The outcomes whose expected risk the case mart carries, and its column (transform's risk models).
+MART_EXPECTED: Final = {"mortality_30d": "expected_mortality_30d", "complication_major": "expected_complication_major"}
+_MART_METHODS: Final[dict[str, dict[str, str]]] = {
+    "strata": {"mortality_30d": "predicted risk (predicted_mortality)"},
+    "logistic": {
+        "mortality_30d": "predicted risk (predicted_mortality); the case mart's risk model where none is given",
+        "complication_major": "the case mart's risk model (logistic regression, or strata where too few events: "
+        "see transform/risk_models.parquet)",
+    },
+}  # what the patient view and trends show: no expected counts there
 _CELL_SCHEMA: Final = {
     "unit_id": pl.String,
     "procedure_family": pl.String,
@@ -66,12 +77,14 @@ def outcome_cells(
     *,
     collect: Callable[[pl.LazyFrame], pl.DataFrame],
     whole_rates: pl.DataFrame | None = None,
+    risk_model: RiskModel = "strata",
 ) -> pl.LazyFrame:
     """Return the plan of `unit_id, procedure_family, period, outcome, cases, observed, expected, expected_method`.
 
-    One row per cell and available outcome. Mortality uses the mart's expected_mortality_30d as the predicted
-    risk when predicted_mortality is given; every other outcome (and mortality without it) is indirectly
-    standardised over `strata`. Cases whose outcome (or predicted risk) is null count in none of N, O and E.
+    One row per cell and available outcome. The outcomes of `expected_from_mart` take the mart's expected risk
+    (mortality's when predicted_mortality is given; under the logistic `risk_model`, every outcome the mart has
+    an expected column for: its fitted risk model's); every other outcome is indirectly standardised over
+    `strata`. Cases whose outcome (or predicted risk) is null count in none of N, O and E.
     The stratum rates are collected here, with `collect`, from the mart's projection `frame`, unless `frame` is a
     part of the mart: then `whole_rates` holds the whole mart's (`stratum_rates`).
     """
@@ -79,12 +92,12 @@ def outcome_cells(
     outcomes = availability.outcomes()
     if not outcomes:
         return pl.LazyFrame(schema=_CELL_SCHEMA)
-    predicted = availability["predicted_mortality"] and availability["expected_mortality_30d"]
-    standardised = [o for o in outcomes if not (o == "mortality_30d" and predicted)]
+    from_mart = expected_from_mart(availability, risk_model)
+    standardised = [o for o in outcomes if o not in from_mart]
     strata = list(strata)
     cases = mart.select(
         pl.col(unit).alias("unit_id"),
-        *(c for c in dict.fromkeys(["procedure_family", "period", *strata, *outcomes, "expected_mortality_30d"])),
+        *(c for c in dict.fromkeys(["procedure_family", "period", *strata, *outcomes, *from_mart.values()])),
     )
     if standardised:
         # Stratum rate = known events / known cases (mean ignores nulls); a null stratum is a stratum of its own.
@@ -109,7 +122,7 @@ def outcome_cells(
             cases = cases.join(collect(mart.select(rate_exprs)).lazy(), how="cross")
     aggregations: list[pl.Expr] = []
     for outcome in outcomes:
-        risk = pl.col("expected_mortality_30d" if outcome not in standardised else f"__rate_{outcome}")
+        risk = pl.col(from_mart.get(outcome, f"__rate_{outcome}"))
         known = pl.col(outcome).is_not_null() & risk.is_not_null()
         # when/then rather than filter inside the aggregation: element-wise, so the group-by streams.
         aggregations += [
@@ -127,7 +140,7 @@ def outcome_cells(
                 cases=pl.col(f"{outcome}__cases"),
                 observed=pl.col(f"{outcome}__observed"),
                 expected=pl.col(f"{outcome}__expected"),
-                expected_method=pl.lit(method if outcome in standardised else "predicted risk (predicted_mortality)"),
+                expected_method=pl.lit(method if outcome in standardised else _MART_METHODS[risk_model][outcome]),
             )
             for outcome in outcomes
         ]
@@ -214,15 +227,32 @@ def stratum_rates(
     availability: Availability,
     strata: Sequence[str],
     collect: Callable[[pl.LazyFrame], pl.DataFrame],
+    risk_model: RiskModel = "strata",
 ) -> pl.DataFrame:
     """Return the whole mart's rate of each indirectly standardised outcome per stratum (`__rate_<outcome>`), keyed
     by the strata as text: what `outcome_cells` joins to a part of the mart."""
-    predicted = availability["predicted_mortality"] and availability["expected_mortality_30d"]
-    standardised = [o for o in availability.outcomes() if not (o == "mortality_30d" and predicted)]
+    from_mart = expected_from_mart(availability, risk_model)
+    standardised = [o for o in availability.outcomes() if o not in from_mart]
     rate_exprs = [pl.col(o).cast(pl.Float64).mean().alias(f"__rate_{o}") for o in standardised]
     if not strata:
         return collect(mart.select(rate_exprs))
     return collect(mart.group_by(list(strata)).agg(rate_exprs))  # the mart's own dtypes: text, not Enums
+
+
+def expected_from_mart(availability: Availability, risk_model: RiskModel) -> dict[str, str]:
+    """Return outcome -> the mart column holding its expected risk, for the outcomes whose E is the mart's.
+
+    Mortality's when predicted_mortality is given (the mart's column is that risk, the mart's model filling the
+    cases without one). Under the logistic risk model, every outcome with an expected column: the mart's risk
+    model gives it (its fitted model, or stratum rates where too few events; see transform/risk_models.parquet).
+    """
+    chosen = {}
+    for outcome, column in MART_EXPECTED.items():
+        if not (availability[outcome] and availability[column]):
+            continue
+        if risk_model == "logistic" or (outcome == "mortality_30d" and availability["predicted_mortality"]):
+            chosen[outcome] = column
+    return chosen
 
 
 def _is_key(dtype: pl.DataType) -> bool:

@@ -14,7 +14,7 @@ from typing import Final, Literal
 import polars as pl
 
 from ector.materialise import InMemory, Materialiser
-from ector.settings import AnalysisSettings
+from ector.settings import AnalysisSettings, RiskModel
 from ector.workflows import load
 from ector.workflows.case_mix import CHARACTERISTICS, case_mix_plan, case_mix_table
 from ector.workflows.funnels import unit_funnels
@@ -113,16 +113,18 @@ def unit_tables(
         frame, availability = load_view(mart, columns, analysis, out, keys=keys)
         strata = usable_strata(analysis, availability)
         limits = cusum_limits(frame.lazy(), availability, analysis.cusum, out)
-        pieces = _pieces(frame, unit, availability, strata, limits, out, None, more)
+        pieces = _pieces(frame, unit, availability, strata, limits, out, None, more, analysis.risk_model)
     else:
         availability = probe_availability(mart, analysis, out)
         strata = usable_strata(analysis, availability)
-        rates = stratum_rates(conform_mart(mart, analysis.period), availability, strata, out.collect)
+        rates = stratum_rates(
+            conform_mart(mart, analysis.period), availability, strata, out.collect, analysis.risk_model
+        )
         limits = cusum_limits(mart, availability, analysis.cusum, out)
         collected = []
         for part in parts:  # one after the other: memory holds one part's projection
             frame, _ = load_view(mart.filter(part), columns, analysis, out, keys=keys)
-            pieces = _pieces(frame, unit, availability, strata, limits, out, rates, more)
+            pieces = _pieces(frame, unit, availability, strata, limits, out, rates, more, analysis.risk_model)
             collected.append({name: as_text(table) for name, table in pieces.items()})
             del frame
         pieces = _added_up(collected)
@@ -160,12 +162,13 @@ def _pieces(
     out: Materialiser,
     rates: pl.DataFrame | None,
     more: More | None,
+    risk_model: RiskModel,
 ) -> dict[str, pl.DataFrame]:
     """What the unit tables are made of, from the projection of whole units: the outcome cells, the case mix and
     the volumes per unit (private names), and the tables of whole units (cusum, and what `more` adds)."""
     lazy = frame.lazy()
     plans = [
-        outcome_cells(frame, unit, availability, strata, collect=out.collect, whole_rates=rates),
+        outcome_cells(frame, unit, availability, strata, collect=out.collect, whole_rates=rates, risk_model=risk_model),
         case_mix_plan(lazy, unit),
         *(
             volume_plan(lazy, unit, keys, UNIT_ATTRIBUTES[unit], patients=True)
