@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from ector.errors import ConfigError
 from ector.settings import REFUSED_RISK_FACTORS, AnalysisSettings
@@ -149,39 +150,42 @@ def fit_risk_models(
     expected: dict[str, ExpectedRates] = {}
     rows: list[dict[str, Any]] = []
     tenths: list[pl.DataFrame] = []
-    for name, (outcome, given) in wanted.items():
-        own = supplied.get(name)
-        supplied_cases = 0
-        if given is not None and own is not None and own.height:
-            risk, events, cases = (own[c].to_numpy() for c in ("risk", "events", "cases"))
-            supplied_cases = int(cases.sum())
-            rows.append(_summary(outcome, "supplied", True, risk, events, cases, f"the supplied risk, {given}"))
-            tenths.append(_tenths(outcome, "supplied", risk, events, cases))
-        counts = _counts(patterns, outcome, analysis.risk_factors if analysis.risk_model == "logistic" else [])
-        fills = int(counts["cases"].sum()) > supplied_cases  # some cases have no supplied risk
-        fitted, note = (None, "") if analysis.risk_model == "strata" else _fit(counts, analysis)
-        if fitted is not None:
-            factors = list(analysis.risk_factors)
-            risk = expit(fitted.linear_predictor(_levels(counts, factors), counts.height))
-            expected[name] = ExpectedRates(factors, counts.select(*factors, rate=pl.Series(risk).fill_nan(None)))
-            events, cases = counts["events"].to_numpy(), counts["cases"].to_numpy()
-            rows.append(_summary(outcome, "logistic", fills, risk, events, cases, "", parameters=fitted.parameters))
-            rows += _terms(outcome, fills, fitted)
-            tenths.append(_tenths(outcome, "logistic", risk, events, cases))
-            continue
-        strata = list(analysis.risk_strata)
-        by_stratum = _counts(patterns, outcome, strata)
-        rate = pl.when(pl.col("cases") > 0).then(pl.col("events") / pl.col("cases"))
-        rates = by_stratum.select(*strata, rate=rate)
-        expected[name] = ExpectedRates(strata, rates)
-        risk = rates["rate"].to_numpy().astype(np.float64)
-        events, cases = by_stratum["events"].to_numpy(), by_stratum["cases"].to_numpy()
-        strata_note = f"indirect standardisation over {' x '.join(strata) or 'no strata (the overall rate)'}"
-        parameters = int((by_stratum["cases"] > 0).sum())
-        rows.append(
-            _summary(outcome, "strata", fills, risk, events, cases, _join(note, strata_note), parameters=parameters)
-        )
-        tenths.append(_tenths(outcome, "strata", risk, events, cases))
+    # The fits multiply matrices of a few thousand rows by a few dozen columns: on one thread in the BLAS they take
+    # milliseconds, while its threads beside polars' on a busy machine took 200 times as long (issue #19 notes).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, (outcome, given) in wanted.items():
+            own = supplied.get(name)
+            supplied_cases = 0
+            if given is not None and own is not None and own.height:
+                risk, events, cases = (own[c].to_numpy() for c in ("risk", "events", "cases"))
+                supplied_cases = int(cases.sum())
+                rows.append(_summary(outcome, "supplied", True, risk, events, cases, f"the supplied risk, {given}"))
+                tenths.append(_tenths(outcome, "supplied", risk, events, cases))
+            counts = _counts(patterns, outcome, analysis.risk_factors if analysis.risk_model == "logistic" else [])
+            fills = int(counts["cases"].sum()) > supplied_cases  # some cases have no supplied risk
+            fitted, note = (None, "") if analysis.risk_model == "strata" else _fit(counts, analysis)
+            if fitted is not None:
+                factors = list(analysis.risk_factors)
+                risk = expit(fitted.linear_predictor(_levels(counts, factors), counts.height))
+                expected[name] = ExpectedRates(factors, counts.select(*factors, rate=pl.Series(risk).fill_nan(None)))
+                events, cases = counts["events"].to_numpy(), counts["cases"].to_numpy()
+                rows.append(_summary(outcome, "logistic", fills, risk, events, cases, "", parameters=fitted.parameters))
+                rows += _terms(outcome, fills, fitted)
+                tenths.append(_tenths(outcome, "logistic", risk, events, cases))
+                continue
+            strata = list(analysis.risk_strata)
+            by_stratum = _counts(patterns, outcome, strata)
+            rate = pl.when(pl.col("cases") > 0).then(pl.col("events") / pl.col("cases"))
+            rates = by_stratum.select(*strata, rate=rate)
+            expected[name] = ExpectedRates(strata, rates)
+            risk = rates["rate"].to_numpy().astype(np.float64)
+            events, cases = by_stratum["events"].to_numpy(), by_stratum["cases"].to_numpy()
+            strata_note = f"indirect standardisation over {' x '.join(strata) or 'no strata (the overall rate)'}"
+            parameters = int((by_stratum["cases"] > 0).sum())
+            rows.append(
+                _summary(outcome, "strata", fills, risk, events, cases, _join(note, strata_note), parameters=parameters)
+            )
+            tenths.append(_tenths(outcome, "strata", risk, events, cases))
     models = pl.DataFrame(rows, schema=MODELS_SCHEMA) if rows else MODELS_SCHEMA.to_frame()
     calibration_table = pl.concat(tenths) if tenths else CALIBRATION_SCHEMA.to_frame()
     return RiskModels(expected, models, calibration_table)
