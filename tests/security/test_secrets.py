@@ -212,29 +212,56 @@ def test_successful_ingest_with_a_password_leaves_no_trace_of_it(
     assert _leaks(run, tmp_path, SECRET) == []
 
 
-# connectorx reports a refused password only after its pool's 30 s timeout: one placement in the fast suite.
-@pytest.mark.postgres
-@pytest.mark.parametrize(
-    "placement", [p if p == "env-password" else pytest.param(p, marks=pytest.mark.slow) for p in PLACEMENTS]
-)
-def test_wrong_password_against_postgresql_does_not_leak_it(
-    placement: str, password_schema: tuple[str, str], tmp_path: Path
-) -> None:
+def _wrong_password(uri: str) -> str:
+    """A wrong password for the role, or skip when the server accepts any (trust)."""
     import psycopg
 
-    uri, schema = password_schema
     wrong = SECRET + "-wrong"
     try:
         psycopg.connect(uri.replace("@", ":" + quote(wrong, safe="") + "@", 1), connect_timeout=5).close()
         pytest.skip(f"the server accepts any password for {ROLE} (trust): add a scram-sha-256 pg_hba line for it")
     except psycopg.OperationalError:
         pass
+    return wrong
 
-    run = _invoke(placement, uri, wrong, tmp_path, LOG_MODES["json"], "ingest", schema=schema)
+
+# connectorx reports a refused password only after its pool's 30 s timeout: one placement in the fast suite, the
+# others side by side in the slow session (each waits out the timeout in its own process).
+@pytest.mark.postgres
+def test_wrong_password_against_postgresql_does_not_leak_it(password_schema: tuple[str, str], tmp_path: Path) -> None:
+    uri, schema = password_schema
+    wrong = _wrong_password(uri)
+
+    run = _invoke("env-password", uri, wrong, tmp_path, LOG_MODES["json"], "ingest", schema=schema)
 
     assert run.code == 1
     assert b"password authentication failed" in run.stderr
     assert _leaks(run, tmp_path, wrong) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_wrong_password_in_every_other_placement_does_not_leak_it(
+    password_schema: tuple[str, str], tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    uri, schema = password_schema
+    wrong = _wrong_password(uri)
+    others = [p for p in PLACEMENTS if p != "env-password"]
+    for placement in others:
+        (tmp_path / placement).mkdir()
+
+    def attempt(placement: str) -> Run:
+        return _invoke(placement, uri, wrong, tmp_path / placement, LOG_MODES["json"], "ingest", schema=schema)
+
+    with ThreadPoolExecutor(len(others)) as pool:
+        runs = dict(zip(others, pool.map(attempt, others), strict=True))
+
+    for placement, run in runs.items():
+        assert run.code == 1, placement
+        assert b"password authentication failed" in run.stderr, placement
+        assert _leaks(run, tmp_path / placement, wrong) == [], placement
 
 
 @pytest.mark.parametrize(
