@@ -128,11 +128,13 @@ def pattern_counts(mart: pl.LazyFrame, outcomes: Sequence[str], columns: Sequenc
 
 
 def supplied_counts(mart: pl.LazyFrame, outcome: str, given: str) -> pl.LazyFrame:
-    """Return `risk` (the supplied risk rounded to 1e-6), `cases` and `events` of the cases with both known."""
+    """Return `risk` (the supplied risk rounded to 1e-6), `cases` and `events` of the cases with both known, sorted
+    by risk: the fits sum over the rows in their order, and a group-by's order changes from run to run."""
     known = mart.filter(pl.col(outcome).is_not_null() & pl.col(given).is_not_null())
-    return known.group_by(pl.col(given).round(SUPPLIED_DECIMALS).alias("risk")).agg(
+    grouped = known.group_by(pl.col(given).round(SUPPLIED_DECIMALS).alias("risk")).agg(
         cases=pl.len().cast(pl.Int64), events=pl.col(outcome).cast(pl.Int64).sum()
     )
+    return grouped.sort("risk")
 
 
 def fit_risk_models(
