@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from ector.stats.logistic import quiet_fit
+from ector.stats.logistic import binomial_glm
 
 RISK_FLOOR = 1e-12  # a supplied risk of exactly 0 or 1 has infinite log-odds: it is held this far inside
 
@@ -34,23 +34,18 @@ def calibration(risk: npt.ArrayLike, events: npt.ArrayLike, cases: npt.ArrayLike
     NaN intercept and slope without an event or without a non-event (the recalibration has no finite fit); NaN
     slope when every group has the same risk (nothing to regress on).
     """
-    import statsmodels.api as sm
-
     p, e, c = _arrays(risk, events, cases)
     brier = float(((e * (1 - p) ** 2 + (c - e) * p**2).sum()) / c.sum()) if c.sum() > 0 else np.nan
     if e.sum() == 0 or e.sum() == c.sum():
         return Calibration(np.nan, np.nan, brier)
     clipped = np.clip(p, RISK_FLOOR, 1 - RISK_FLOOR)
     lp = np.log(clipped / (1 - clipped))
-    response = np.column_stack([e, c - e])
-    binomial = sm.families.Binomial()
-    with quiet_fit():
-        in_the_large = sm.GLM(response, np.ones((len(p), 1)), family=binomial, offset=lp).fit(tol=1e-12)
-        intercept = float(in_the_large.params[0]) if in_the_large.converged else np.nan
-        if np.ptp(lp) == 0:
-            return Calibration(intercept, np.nan, brier)
-        slope = sm.GLM(response, np.column_stack([np.ones(len(p)), lp]), family=binomial).fit(tol=1e-12)
-    return Calibration(intercept, float(slope.params[1]) if slope.converged else np.nan, brier)
+    in_the_large = binomial_glm(e, c, np.ones((len(p), 1)), offset=lp)
+    intercept = float(in_the_large.coefficients[0]) if in_the_large.converged else np.nan
+    if np.ptp(lp) == 0:
+        return Calibration(intercept, np.nan, brier)
+    slope = binomial_glm(e, c, np.column_stack([np.ones(len(p)), lp]))
+    return Calibration(intercept, float(slope.coefficients[1]) if slope.converged else np.nan, brier)
 
 
 def by_tenth(risk: npt.ArrayLike, events: npt.ArrayLike, cases: npt.ArrayLike) -> dict[str, npt.NDArray[np.float64]]:

@@ -3,7 +3,7 @@
 With categorical factors only, every case of a covariate pattern (one combination of factor levels) has the same
 design row, so the binomial likelihood of the cases is that of the patterns' (events, cases) counts: fitting a
 few thousand pattern rows gives the coefficients, standard errors and fitted risks of fitting millions of cases.
-statsmodels' binomial GLM does the fit.
+The fit is iteratively reweighted least squares (`binomial_glm`), checked against statsmodels in the tests.
 
 Design: treatment (dummy) coding, the reference level of each factor being its most common level (most cases,
 then the first in sort order); a missing value is a level of its own, `unknown`. A level whose cases have no
@@ -16,9 +16,7 @@ those of the full design.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -155,43 +153,61 @@ def fit_patterns(
 
     Patterns without cases are left out of the fit. `factors` defaults to `design_factors` of the patterns.
     """
-    import statsmodels.api as sm
-
     events_ = np.asarray(events, dtype=np.float64)
     cases_ = np.asarray(cases, dtype=np.float64)
     factors = tuple(factors) if factors is not None else design_factors(levels, events_, cases_)
     used = cases_ > 0
     chosen = {name: np.asarray(v, dtype=object)[used] for name, v in levels.items()}
     design = design_matrix(factors, chosen, int(used.sum()))
-    response = np.column_stack([events_[used], cases_[used] - events_[used]])
-    model = sm.GLM(response, design, family=sm.families.Binomial())
-    with quiet_fit():
-        result = model.fit(tol=1e-12, maxiter=100)
-    return LogisticFit(
-        factors,
-        np.asarray(result.params, dtype=np.float64),
-        np.asarray(result.bse, dtype=np.float64),
-        bool(result.converged),
-    )
+    fit = binomial_glm(events_[used], cases_[used], design)
+    return LogisticFit(factors, fit.coefficients, fit.std_errors, fit.converged)
 
 
-@contextmanager
-def quiet_fit() -> Iterator[None]:
-    """Silence the two warnings of a binomial GLM that say nothing here.
+@dataclass(frozen=True)
+class GlmFit:
+    """A binomial GLM's coefficients, their standard errors (from the inverse information), and convergence."""
 
-    A fit that does not converge is reported by `converged`, and its caller falls back. "Perfect separation" is
-    raised whenever every group's fitted proportion equals its observed one: on grouped counts that is a perfect
-    fit (one pattern, or a saturated model), not separation, which pooling levels without events rules out.
-    With as many groups as parameters the working regression's scale divides by zero residual degrees of
-    freedom (a binomial model's scale is 1: that number is unused), and a diverging fit overflows exp on its
-    way to not converging.
+    coefficients: FloatArray
+    std_errors: FloatArray
+    converged: bool
+
+
+def binomial_glm(
+    events: FloatArray, cases: FloatArray, design: FloatArray, offset: FloatArray | None = None, *, maxiter: int = 100
+) -> GlmFit:
+    """Return the maximum-likelihood binomial GLM (logit link) of `events` out of `cases` per row of `design`.
+
+    Iteratively reweighted least squares (Fisher scoring, Newton's method for the canonical link), started as
+    statsmodels starts it (mu = (y + 1/2) / (n + 1)); converged when no coefficient moves by more than 1e-10
+    (relative), which Newton's quadratic convergence reaches a step or two after the deviance settles. Written
+    here rather than imported: importing statsmodels (pandas, scipy.stats, patsy) took 2.1 s of a 1M-case
+    transform of 8 s. The tests compare the two, fitted case by case, to 1e-6.
     """
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
-
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        warnings.simplefilter("ignore", category=ConvergenceWarning)
-        warnings.simplefilter("ignore", category=PerfectSeparationWarning)
-        yield
+    offset_ = np.zeros(len(events)) if offset is None else np.asarray(offset, dtype=np.float64)
+    tiny = np.finfo(np.float64).eps
+    mu = (events + 0.5) / (cases + 1.0)
+    eta = np.log(mu / (1.0 - mu))
+    coefficients = np.zeros(design.shape[1])
+    converged = False
+    # A diverging fit overflows exp on its way to not converging; a pattern at mu = 0 or 1 has no weight.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for _ in range(maxiter):
+            weight = cases * mu * (1.0 - mu)
+            working = eta - offset_ + (events - cases * mu) / weight
+            root = np.sqrt(weight)
+            step, *_ = np.linalg.lstsq(design * root[:, None], working * root, rcond=None)
+            if not np.all(np.isfinite(step)):
+                break
+            moved = float(np.max(np.abs(step - coefficients) / (1.0 + np.abs(step)), initial=0.0))
+            coefficients = np.asarray(step, dtype=np.float64)
+            eta = design @ coefficients + offset_
+            mu = np.clip(expit(eta), tiny, 1.0 - tiny)
+            if moved < 1e-10:
+                converged = True
+                break
+        weight = cases * mu * (1.0 - mu)
+        covariance = np.linalg.pinv(design.T @ (design * weight[:, None]))
+    return GlmFit(coefficients, np.sqrt(np.clip(np.diag(covariance), 0.0, None)), converged)
 
 
 def linear_predictor(fit: LogisticFit, levels: Levels, rows: int) -> FloatArray:
