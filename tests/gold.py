@@ -146,3 +146,21 @@ def own_copy(gold: Path, folder: Path) -> Path:
     target = folder / gold.name
     shutil.copy(gold, target)
     return target
+
+
+def run_to_mart(source_uri: str, work: Path) -> Path:
+    """Run ingest, consolidate and transform through the CLI entry point in-process (the path users take) into
+    the work directory `work`; return the case mart's path."""
+    import sys
+
+    from ector.cli import main
+
+    for args in (["ingest", "--source", source_uri], ["consolidate"], ["transform"]):
+        saved, sys.argv = sys.argv, ["ector", "--workdir", str(work), *args]
+        try:
+            main()
+        except SystemExit as exc:
+            assert not exc.code, args
+        finally:
+            sys.argv = saved
+    return work / "transform" / "cases.parquet"

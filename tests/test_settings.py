@@ -66,6 +66,10 @@ def test_config_file_is_found_in_documented_order(tmp_path: Path, monkeypatch: p
         ("analysis: [1, 2]\n", "invalid setting 'analysis'"),
         ("- just\n- a list\n", "must hold a mapping of settings"),
         ("analysis: {period: [\n", "is not valid YAML at line"),
+        ("consolidation: {date_order: {cases: {admission_date: us}}}\n", "consolidation.date_order.cases"),
+        ("consolidation: {date_order: {operations: {admission_date: day_first}}}\n", "unknown table 'operations'"),
+        ("consolidation: {date_order: {cases: {asa_class: day_first}}}\n", "'asa_class' is not a date"),
+        ("consolidation: {date_order: {cases: {admitted: day_first}}}\n", "'admitted' is not a date"),
     ],
 )
 def test_bad_config_file_is_a_config_error_naming_the_key(tmp_path: Path, yaml_text: str, message: str) -> None:

@@ -9,7 +9,6 @@ differently are quarantined as `ambiguous_date`, unless `consolidation.date_orde
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from ector.consolidate import consolidate, rules
 from ector.errors import ConfigError
 from ector.materialise import InMemory
-from ector.settings import ConsolidationSettings, load_settings
+from ector.settings import ConsolidationSettings
 from tests.consolidate.frames import RUN_DATE, gold, run
 
 
@@ -142,26 +141,6 @@ def test_evidence_is_gathered_over_the_whole_table_not_a_chunk() -> None:
 
     clean = memory.outputs["complications"]
     assert clean["onset_date"].to_list() == [date(2019, 3, d) for d in (6, 7, 8, 25)]
-
-
-@pytest.mark.parametrize(
-    ("yaml_text", "message"),
-    [
-        ("consolidation: {date_order: {cases: {admission_date: us}}}\n", "consolidation.date_order.cases"),
-        ("consolidation: {date_order: {operations: {admission_date: day_first}}}\n", "unknown table 'operations'"),
-        ("consolidation: {date_order: {cases: {asa_class: day_first}}}\n", "'asa_class' is not a date"),
-        ("consolidation: {date_order: {cases: {admitted: day_first}}}\n", "'admitted' is not a date"),
-    ],
-)
-def test_a_bad_date_order_stops_at_load(tmp_path: Path, yaml_text: str, message: str) -> None:
-    config = tmp_path / "ector.yaml"
-    config.write_text(yaml_text)
-
-    with pytest.raises(ConfigError) as raised:
-        load_settings(config)
-
-    assert message in str(raised.value)
-    assert raised.value.exit_code == 2
 
 
 def test_a_stated_order_without_formats_of_both_orders_is_a_config_error() -> None:

@@ -5,7 +5,6 @@ The stages run through the CLI, the path users take; the views are then called o
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +12,10 @@ import polars as pl
 import pytest
 from scipy.stats import binom
 
-from ector.cli import main
 from ector.demo import write_demo
 from ector.settings import AnalysisSettings
 from ector.workflows import site_view, surgeon_view
+from tests.gold import run_to_mart
 
 HIGH = ["high_alert", "high_alarm"]
 ALARMS = ["high_alarm", "low_alarm"]
@@ -26,15 +25,7 @@ DEMO_CASES = 20_000
 def _pipeline(work: Path, seed: int) -> tuple[pl.LazyFrame, dict[str, Any]]:
     """Run demo and the stages up to transform; return the case mart and the planted truth."""
     demo = write_demo(work / "gold.sqlite", cases=DEMO_CASES, seed=seed)
-    for args in (["ingest", "--source", demo.source_uri], ["consolidate"], ["transform"]):
-        saved, sys.argv = sys.argv, ["ector", "--workdir", str(work / "ector-work"), *args]
-        try:
-            main()
-        except SystemExit as exc:
-            assert not exc.code, args
-        finally:
-            sys.argv = saved
-    mart = pl.scan_parquet(work / "ector-work" / "transform" / "cases.parquet")
+    mart = pl.scan_parquet(run_to_mart(demo.source_uri, work / "ector-work"))
     return mart, demo.truth["planted"]
 
 

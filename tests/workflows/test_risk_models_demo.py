@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +11,11 @@ import pytest
 import statsmodels.api as sm
 from scipy.special import expit
 
-from ector.cli import main
 from ector.demo import write_demo
 from ector.settings import AnalysisSettings
 from ector.stats.logistic import Factor, design_matrix
 from ector.workflows import site_view, surgeon_view
+from tests.gold import run_to_mart
 
 HIGH = ["high_alert", "high_alarm"]
 
@@ -84,15 +83,7 @@ def _band_odds_ratios(
 def test_demo_planted_odds_ratios_lie_in_their_intervals_and_planted_units_are_still_flagged(tmp_path: Path) -> None:
     demo = write_demo(tmp_path / "gold.sqlite", cases=200_000, seed=7)
     work = tmp_path / "ector-work"
-    for args in (["ingest", "--source", demo.source_uri], ["consolidate"], ["transform"]):
-        saved, sys.argv = sys.argv, ["ector", "--workdir", str(work), *args]
-        try:
-            main()
-        except SystemExit as exc:
-            assert not exc.code, args
-        finally:
-            sys.argv = saved
-    mart = pl.scan_parquet(work / "transform" / "cases.parquet")
+    mart = pl.scan_parquet(run_to_mart(demo.source_uri, work))
     models = pl.read_parquet(work / "transform" / "risk_models.parquet")
     truth = demo.truth["parameters"]["true_odds_ratios"]
     inside, terms = 0, 0
