@@ -60,6 +60,7 @@ def _fail_on_new_signals(workdir: Path, ran: list[str]) -> None:
     from ector.chain import stage
     from ector.errors import NewSignalsError
     from ector.workdir import WorkDir
+    from ector.workflows.signals import new_signals
 
     work = WorkDir(workdir)
     runs = work.read_manifest()["stages"]
@@ -68,7 +69,7 @@ def _fail_on_new_signals(workdir: Path, ran: list[str]) -> None:
         path = work.output(stage(name).output("signals"))
         if "signals" not in stage(name).outputs or not path.is_file():
             continue
-        new = pl.read_parquet(path).filter(pl.col("first_seen_run") == runs.get(name, {}).get("run"))
+        new = new_signals(pl.read_parquet(path), runs.get(name, {}).get("run", 0))
         kind = name.removeprefix("workflow/")
         pairs = new.select("unit_id", "outcome").unique(maintain_order=True).iter_rows()
         named += [f"{kind} {unit} {outcome}" for unit, outcome in pairs]
